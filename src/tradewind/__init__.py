@@ -1,0 +1,3 @@
+"""tradewind: a self-hosted AI trading analyst."""
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,86 @@
+"""The error tree every layer raises; the API maps it to status codes and error bodies.
+
+    TradewindError
+    ├── ValidationError            bad input; carries the offending ``field`` (HTTP 400/422)
+    │   ├── InvalidTimeframe       unknown timeframe name
+    │   ├── InvalidSymbol          empty or malformed symbol
+    │   └── InvalidCandle          a candle that breaks OHLCV rules (``row`` says which)
+    ├── NotFound                   something asked for does not exist (HTTP 404)
+    │   └── SymbolNotFound         the streamer does not track this symbol
+    ├── Unavailable                a component is not ready (HTTP 503)
+    │   ├── StreamerNotInitialized
+    │   └── StreamerNotRunning
+    └── FeedError                  a market-data feed failed (network, protocol, bad payload)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FeedError",
+    "InvalidCandle",
+    "InvalidSymbol",
+    "InvalidTimeframe",
+    "NotFound",
+    "StreamerNotInitialized",
+    "StreamerNotRunning",
+    "SymbolNotFound",
+    "TradewindError",
+    "Unavailable",
+    "ValidationError",
+]
+
+
+class TradewindError(Exception):
+    """Base of every error tradewind raises on purpose."""
+
+    code = "INTERNAL_ERROR"
+
+
+class ValidationError(TradewindError, ValueError):
+    """Input that breaks a rule; ``field`` names where."""
+
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidTimeframe(ValidationError):
+    code = "INVALID_TIMEFRAME"
+
+
+class InvalidSymbol(ValidationError):
+    code = "INVALID_SYMBOL"
+
+
+class InvalidCandle(ValidationError):
+    code = "INVALID_CANDLE"
+
+    def __init__(self, message: str, *, field: str | None = None, row: int | None = None) -> None:
+        super().__init__(message, field=field)
+        self.row = row
+
+
+class NotFound(TradewindError, LookupError):
+    code = "NOT_FOUND"
+
+
+class SymbolNotFound(NotFound):
+    code = "SYMBOL_NOT_FOUND"
+
+
+class Unavailable(TradewindError):
+    code = "UNAVAILABLE"
+
+
+class StreamerNotInitialized(Unavailable):
+    code = "STREAMER_NOT_INITIALIZED"
+
+
+class StreamerNotRunning(Unavailable):
+    code = "STREAMER_NOT_RUNNING"
+
+
+class FeedError(TradewindError):
+    code = "FEED_ERROR"

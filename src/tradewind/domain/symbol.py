@@ -1,0 +1,34 @@
+"""Symbol normalisation: ``BTCUSDT``, ``BTC/USDT`` and ``btc-usdt`` are one symbol.
+
+Separators (``/ - _`` and spaces) go and letters are upper-cased, except a broker suffix written
+in lower case after an upper-case name (MetaTrader's ``BTCUSDc``, ``EURUSDm``): that suffix marks a
+different instrument (another account type, other spreads), so ``BTCUSDc`` stays distinct from
+``BTCUSDC``. A futures settle part (``BTC/USDT:USDT``) is kept after a colon.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tradewind.domain.errors import InvalidSymbol
+
+__all__ = ["normalize_symbol"]
+
+_SEPARATORS = re.compile(r"[/\-_\s]+")
+_BROKER_SUFFIX = re.compile(r"([A-Z0-9]*[A-Z][A-Z0-9]*)([a-z][a-z0-9.]*)")
+_VALID = re.compile(r"[A-Za-z0-9.:]{1,40}")
+
+
+def normalize_symbol(text: str, *, field: str = "symbol") -> str:
+    """Return the canonical form of a symbol, or raise ``InvalidSymbol`` naming ``field``."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidSymbol("symbol must be a non-empty string", field=field)
+    compact = _SEPARATORS.sub("", text.strip())
+    if not _VALID.fullmatch(compact):
+        raise InvalidSymbol(
+            f"invalid symbol {text!r}: use letters and digits, e.g. BTCUSDT or BTC/USDT", field=field
+        )
+    base, _, settle = compact.partition(":")
+    suffixed = _BROKER_SUFFIX.fullmatch(base)
+    base = suffixed.group(1) + suffixed.group(2) if suffixed else base.upper()
+    return f"{base}:{settle.upper()}" if settle else base

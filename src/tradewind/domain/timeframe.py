@@ -1,0 +1,89 @@
+"""Candle timeframes, named either the exchange way (``1m``, ``1h``) or the MetaTrader way (``M1``, ``H1``).
+
+A ``Timeframe`` is one duration; the name a caller used is kept beside it (``TimeframeName``)
+so that answers come back in the form that was asked.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from tradewind.domain.errors import InvalidTimeframe
+
+__all__ = ["Timeframe", "TimeframeName", "parse_timeframe", "parse_timeframe_name"]
+
+
+class Timeframe(enum.Enum):
+    """A candle duration aligned to UTC boundaries; ``value`` is the canonical exchange-style name."""
+
+    M1 = "1m"
+    M5 = "5m"
+    M15 = "15m"
+    M30 = "30m"
+    H1 = "1h"
+    H4 = "4h"
+    D1 = "1d"
+
+    @property
+    def seconds(self) -> int:
+        return _SECONDS[self]
+
+    @property
+    def mt_name(self) -> str:
+        """The MetaTrader name (``M1``, ``H4``, ``D1``)."""
+        return self.name
+
+    def bucket(self, ts: float) -> int:
+        """Open time (epoch seconds) of the candle that contains ``ts``; days start at 00:00 UTC."""
+        sec = _SECONDS[self]
+        return int(ts // sec) * sec
+
+    def __lt__(self, other: Timeframe) -> bool:
+        return _SECONDS[self] < _SECONDS[other]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_SECONDS: dict[Timeframe, int] = {
+    Timeframe.M1: 60,
+    Timeframe.M5: 300,
+    Timeframe.M15: 900,
+    Timeframe.M30: 1800,
+    Timeframe.H1: 3600,
+    Timeframe.H4: 14400,
+    Timeframe.D1: 86400,
+}
+
+_BY_NAME: dict[str, tuple[Timeframe, bool]] = {}
+for _tf in Timeframe:
+    _BY_NAME[_tf.value.lower()] = (_tf, False)
+    _BY_NAME[_tf.name.lower()] = (_tf, True)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeframeName:
+    """A timeframe plus the naming family the caller used (MetaTrader or exchange)."""
+
+    timeframe: Timeframe
+    metatrader: bool
+
+    def __str__(self) -> str:
+        return self.timeframe.mt_name if self.metatrader else self.timeframe.value
+
+
+def parse_timeframe_name(text: str, *, field: str = "timeframe") -> TimeframeName:
+    """Parse ``1m``/``M1``/``h4``... case-insensitively, remembering which family was used."""
+    found = _BY_NAME.get(text.strip().lower()) if isinstance(text, str) else None
+    if found is None:
+        allowed = ", ".join(tf.value for tf in Timeframe) + " or " + ", ".join(tf.name for tf in Timeframe)
+        raise InvalidTimeframe(f"invalid timeframe {text!r}: use one of {allowed}", field=field)
+    return TimeframeName(*found)
+
+
+def parse_timeframe(text: str | Timeframe, *, field: str = "timeframe") -> Timeframe:
+    """Parse a timeframe name in either family into a ``Timeframe``."""
+    if isinstance(text, Timeframe):
+        return text
+    return parse_timeframe_name(text, field=field).timeframe

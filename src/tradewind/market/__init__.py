@@ -1,0 +1,1 @@
+"""Market data: the multi-timeframe streamer and its feeds."""

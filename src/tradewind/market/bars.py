@@ -1,0 +1,89 @@
+"""OHLCV columns as numpy arrays, and their aggregation into longer UTC-aligned timeframes.
+
+Arrays in, arrays out: the streamer's batch path, the synthetic market's history and backfills
+all aggregate through ``resample`` so there is one definition of how candles combine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from tradewind.domain.candle import Candle
+
+__all__ = ["Bars", "bars_from_candles", "bars_to_candles", "resample"]
+
+
+class Bars(NamedTuple):
+    """Parallel columns, oldest first; ``time`` is the open time in epoch seconds (int64).
+
+    ``spread`` holds NaN where the source gave no quote.
+    """
+
+    time: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    spread: np.ndarray
+
+    def __len__(self) -> int:  # type: ignore[override]
+        return int(self.time.shape[0])
+
+    def slice(self, start: int, stop: int | None = None) -> Bars:
+        return Bars(*(column[start:stop] for column in self))
+
+
+def bars_from_candles(candles: Sequence[Candle]) -> Bars:
+    n = len(candles)
+    time = np.fromiter((c.time for c in candles), dtype=np.int64, count=n)
+    cols = [np.fromiter((getattr(c, name) for c in candles), dtype=np.float64, count=n)
+            for name in ("open", "high", "low", "close", "volume")]
+    spread = np.fromiter((np.nan if c.spread is None else c.spread for c in candles), dtype=np.float64, count=n)
+    return Bars(time, *cols, spread)
+
+
+def bars_to_candles(bars: Bars, *, closed: bool = True) -> list[Candle]:
+    spreads = [None if s != s else s for s in bars.spread.tolist()]
+    return [
+        Candle(t, o, h, l, c, v, s, closed)
+        for t, o, h, l, c, v, s in zip(
+            bars.time.tolist(), bars.open.tolist(), bars.high.tolist(), bars.low.tolist(),
+            bars.close.tolist(), bars.volume.tolist(), spreads,
+        )
+    ]
+
+
+def resample(bars: Bars, seconds: int, *, source_seconds: int | None = None) -> tuple[Bars, np.ndarray]:
+    """Aggregate time-sorted ``bars`` into ``seconds``-long candles aligned to UTC boundaries.
+
+    Returns the aggregated bars and a boolean mask telling which are complete: with
+    ``source_seconds`` given (the inputs are candles of that length), a bucket is complete when
+    its last input candle ends at the bucket's end. Without it (ticks), completeness is unknown and
+    every mask entry is False. Empty buckets produce no candle: gaps stay gaps.
+    """
+    n = len(bars)
+    if n == 0:
+        empty = Bars(*(column[:0] for column in bars))
+        return empty, np.zeros(0, dtype=bool)
+    bucket = (bars.time // seconds) * seconds
+    starts = np.flatnonzero(bucket[1:] != bucket[:-1]) + 1
+    starts = np.concatenate((np.zeros(1, dtype=np.intp), starts))
+    last = np.concatenate((starts[1:], np.array([n], dtype=np.intp))) - 1
+    out = Bars(
+        bucket[starts],
+        bars.open[starts],
+        np.maximum.reduceat(bars.high, starts),
+        np.minimum.reduceat(bars.low, starts),
+        bars.close[last],
+        np.add.reduceat(bars.volume, starts),
+        bars.spread[last],
+    )
+    if source_seconds is None:
+        complete = np.zeros(len(starts), dtype=bool)
+    else:
+        complete = bars.time[last] + source_seconds == out.time + seconds
+    return out, complete

@@ -1,0 +1,1 @@
+"""Feeds: adapters behind the CandleFeed port (synthetic, replay, ccxt, alpaca)."""
