@@ -35,10 +35,10 @@ class Settings(BaseSettings):
     symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS))
     timeframes: Annotated[list[Timeframe], NoDecode] = Field(default_factory=lambda: list(Timeframe))
     buffer_size: int = Field(default=1000, ge=10, le=100_000)
+    history_hours: int = Field(default=520, ge=1, le=24 * 365, description="history backfilled at start")
     feed: FeedName = "synthetic"
 
     synthetic_seed: int = 7
-    synthetic_history_hours: int = Field(default=520, ge=1, le=24 * 365)
     synthetic_tick_interval: float = Field(default=0.25, gt=0, le=60)
 
     replay_path: Path | None = None
@@ -79,6 +79,11 @@ class Settings(BaseSettings):
                 raise ValueError("at least one timeframe is required")
             return sorted(set(parse_timeframe(item) for item in items), key=lambda tf: tf.seconds)
         return items
+
+    @field_validator("replay_symbol")
+    @classmethod
+    def _replay_symbol(cls, value: str | None) -> str | None:
+        return normalize_symbol(value) if value else None
 
     @field_validator("database_url")
     @classmethod

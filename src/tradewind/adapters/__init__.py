@@ -1,0 +1,1 @@
+"""Adapters: concrete implementations of the ports (event bus, LLM clients, brokers)."""

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tradewind.domain import Candle, Timeframe, check_candle, normalize_symbol, parse_timeframe, parse_timeframe_name
+from tradewind.domain.errors import InvalidCandle, InvalidSymbol, InvalidTimeframe
+
+
+@pytest.mark.parametrize(
+    ("text", "timeframe", "answered"),
+    [
+        ("1m", Timeframe.M1, "1m"), ("M1", Timeframe.M1, "M1"), ("m1", Timeframe.M1, "M1"),
+        ("5M", Timeframe.M5, "5m"), ("m15", Timeframe.M15, "M15"), ("30m", Timeframe.M30, "30m"),
+        ("H1", Timeframe.H1, "H1"), ("1H", Timeframe.H1, "1h"), ("h4", Timeframe.H4, "H4"),
+        ("4h", Timeframe.H4, "4h"), ("D1", Timeframe.D1, "D1"), ("1d", Timeframe.D1, "1d"),
+    ],
+)
+def test_timeframes_in_both_families_answer_in_the_form_asked(text: str, timeframe: Timeframe, answered: str) -> None:
+    name = parse_timeframe_name(text)
+    assert name.timeframe is timeframe
+    assert str(name) == answered
+
+
+@pytest.mark.parametrize("text", ["", "2m", "1w", "H2", "minute", "1 m"])
+def test_unknown_timeframes_are_rejected_naming_the_field(text: str) -> None:
+    with pytest.raises(InvalidTimeframe) as info:
+        parse_timeframe(text, field="timeframe")
+    assert info.value.field == "timeframe"
+    assert repr(text) in str(info.value)
+
+
+def test_buckets_align_to_utc_boundaries() -> None:
+    ts = 1_700_003_723.5  # 2023-11-14T23:15:23.5Z
+    assert Timeframe.M1.bucket(ts) % 60 == 0
+    assert Timeframe.H4.bucket(ts) % 14400 == 0
+    assert Timeframe.D1.bucket(ts) == 1_699_920_000  # 2023-11-14T00:00:00Z
+    assert Timeframe.M15.bucket(ts) == 1_700_003_700
+
+
+@pytest.mark.parametrize("text", ["BTCUSDT", "BTC/USDT", "btc-usdt", "btc_usdt", " BtcUsdt ".upper(), "btcusdt"])
+def test_symbol_spellings_are_one_symbol(text: str) -> None:
+    assert normalize_symbol(text) == "BTCUSDT"
+
+
+def test_broker_suffix_stays_distinct() -> None:
+    assert normalize_symbol("BTCUSDc") == "BTCUSDc"
+    assert normalize_symbol("BTCUSDC") == "BTCUSDC"
+    assert normalize_symbol("BTCUSDc") != normalize_symbol("BTCUSDC")
+    assert normalize_symbol("EURUSDm") == "EURUSDm"
+    assert normalize_symbol("BTC/USDT:USDT") == "BTCUSDT:USDT"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "BTC$USD", "x" * 41])
+def test_bad_symbols_are_rejected(text: str) -> None:
+    with pytest.raises(InvalidSymbol) as info:
+        normalize_symbol(text)
+    assert info.value.field == "symbol"
+
+
+def test_valid_candle_round_trips() -> None:
+    candle = check_candle(60, 1.0, 2.0, 0.5, 1.5, 10, 0.01)
+    assert candle == Candle(60, 1.0, 2.0, 0.5, 1.5, 10.0, 0.01)
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ((60, math.nan, 2.0, 0.5, 1.5, 1.0), "open"),
+        ((60, 1.0, math.inf, 0.5, 1.5, 1.0), "high"),
+        ((60, 1.0, 0.4, 0.5, 0.45, 1.0), "high"),
+        ((60, 1.0, 2.0, 0.5, 1.5, -1.0), "volume"),
+        ((60, -1.0, 2.0, 0.5, 1.5, 1.0), "open"),
+        ((60.5, 1.0, 2.0, 0.5, 1.5, 1.0), "time"),
+        ((60, "1.0", 2.0, 0.5, 1.5, 1.0), "open"),
+        ((60, 1.0, 2.0, 1.2, 1.5, 1.0), "low"),
+    ],
+)
+def test_bad_candles_name_the_field_and_row(values: tuple, field: str) -> None:
+    with pytest.raises(InvalidCandle) as info:
+        check_candle(*values, row=7)
+    assert info.value.field == field
+    assert info.value.row == 7
+    assert str(info.value).startswith("row 7:")
