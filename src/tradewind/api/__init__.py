@@ -1,0 +1,1 @@
+"""HTTP API: thin FastAPI routers over the services wired in ``bootstrap``."""

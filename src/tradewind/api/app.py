@@ -1,0 +1,43 @@
+"""The FastAPI application: built from a container, started and stopped with it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tradewind import __version__
+from tradewind.api import service_info, streamer
+from tradewind.api.errors import install_error_handlers
+from tradewind.bootstrap import Container, build_container
+from tradewind.market.service import StreamerService
+from tradewind.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(container: Container | None = None, *, settings: Settings | None = None) -> FastAPI:
+    """Build the app; without a container one is wired from settings (``TRADEWIND_*``)."""
+    container = container or build_container(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await container.start()
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    app = FastAPI(
+        title="tradewind",
+        version=__version__,
+        description="Multi-timeframe market data and (soon) AI trading analysis. Seeds: streamer API.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.streamer_service = StreamerService(container.streamer, container.runtime)
+    install_error_handlers(app)
+    app.include_router(service_info.router)
+    app.include_router(streamer.router)
+    return app

@@ -1,0 +1,120 @@
+"""Composition root: the one place that reads settings and picks the concrete pieces.
+
+Everything else receives what it needs as arguments, so tests and backtests can wire the same
+code with a simulated clock, another feed or another database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from tradewind.adapters.memory_bus import InProcessBus
+from tradewind.domain.clock import Clock, SystemClock
+from tradewind.domain.errors import ValidationError
+from tradewind.domain.ports import CandleFeed
+from tradewind.market.recorder import CandleRecorder
+from tradewind.market.runtime import StreamerRuntime
+from tradewind.market.streamer import MultiTimeframeStreamer
+from tradewind.settings import Settings
+from tradewind.storage.candles import SqlCandleStore
+from tradewind.storage.db import create_engine_for
+from tradewind.storage.migrate import upgrade_database
+
+__all__ = ["Container", "build_container", "build_feed"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    """The wired application: what routes, CLI commands and background tasks use."""
+
+    settings: Settings
+    engine: Engine
+    store: SqlCandleStore
+    bus: InProcessBus
+    streamer: MultiTimeframeStreamer
+    feed: CandleFeed
+    runtime: StreamerRuntime
+    recorder: CandleRecorder
+    clock: Clock = field(default_factory=SystemClock)
+
+    async def start(self) -> None:
+        await self.runtime.start()
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+        self.engine.dispose()
+
+
+def build_feed(settings: Settings, clock: Clock) -> CandleFeed:
+    """The feed named by ``TRADEWIND_FEED``; optional ones are imported only when chosen."""
+    if settings.feed == "synthetic":
+        from tradewind.market.feeds.synthetic import SyntheticFeed
+
+        return SyntheticFeed(settings.synthetic_seed, tick_interval=settings.synthetic_tick_interval, clock=clock)
+    if settings.feed == "replay":
+        from tradewind.market.feeds.replay import ReplayFeed
+
+        if settings.replay_path is None:
+            raise ValidationError("TRADEWIND_REPLAY_PATH is required when TRADEWIND_FEED=replay", field="replay_path")
+        return ReplayFeed(
+            settings.replay_path,
+            symbol=settings.replay_symbol or settings.symbols[0],
+            timeframe=settings.replay_timeframe,
+            speed=settings.replay_speed,
+        )
+    if settings.feed == "ccxt":
+        from tradewind.market.feeds.ccxt_feed import CcxtFeed
+
+        return CcxtFeed(
+            settings.ccxt_exchange, poll_seconds=settings.ccxt_poll_seconds, base_url=settings.ccxt_base_url, clock=clock
+        )
+    from tradewind.market.feeds.alpaca_feed import AlpacaFeed
+
+    return AlpacaFeed(
+        settings.alpaca_api_key,
+        settings.alpaca_secret_key,
+        poll_seconds=settings.alpaca_poll_seconds,
+        data_url=settings.alpaca_data_url,
+        clock=clock,
+    )
+
+
+def _close_grace(settings: Settings) -> float | None:
+    """Candles close by the clock only where the feed's time is the wall clock's."""
+    if settings.feed == "replay":
+        return None
+    if settings.feed == "synthetic":
+        return settings.close_grace_seconds
+    poll = settings.ccxt_poll_seconds if settings.feed == "ccxt" else settings.alpaca_poll_seconds
+    return settings.close_grace_seconds + 2 * poll
+
+
+def build_container(settings: Settings, *, clock: Clock | None = None, feed: CandleFeed | None = None) -> Container:
+    clock = clock or SystemClock()
+    upgrade_database(settings.database_url)
+    engine = create_engine_for(settings.database_url)
+    store = SqlCandleStore(engine)
+    bus = InProcessBus()
+    symbols = list(settings.symbols)
+    if settings.feed == "replay" and settings.replay_symbol and settings.replay_symbol not in symbols:
+        symbols.append(settings.replay_symbol)
+    streamer = MultiTimeframeStreamer(
+        symbols, settings.timeframes, buffer_size=settings.buffer_size, bus=bus, clock=clock
+    )
+    feed = feed or build_feed(settings, clock)
+    recorder = CandleRecorder(store)
+    runtime = StreamerRuntime(
+        streamer,
+        feed,
+        store=store,
+        recorder=recorder,
+        clock=clock,
+        history_seconds=settings.history_hours * 3600,
+        close_grace=_close_grace(settings),
+    )
+    return Container(settings, engine, store, bus, streamer, feed, runtime, recorder, clock)

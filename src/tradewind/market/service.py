@@ -1,0 +1,91 @@
+"""The streamer as the API, the client and the CLI see it: checks, queries and status."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from tradewind.domain.errors import StreamerNotInitialized, StreamerNotRunning, ValidationError
+from tradewind.domain.symbol import normalize_symbol
+from tradewind.domain.timeframe import TimeframeName, parse_timeframe_name
+from tradewind.market.runtime import StreamerRuntime
+from tradewind.market.series import CandleSeries
+from tradewind.market.streamer import MultiTimeframeStreamer
+
+__all__ = ["CandleQuery", "MAX_LIMIT", "StreamerService"]
+
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CandleQuery:
+    """A validated request for candles: where to read them and how to name them back."""
+
+    symbol: str
+    timeframe: TimeframeName
+    limit: int
+    series: CandleSeries
+
+
+class StreamerService:
+    def __init__(self, streamer: MultiTimeframeStreamer | None, runtime: StreamerRuntime | None) -> None:
+        self.streamer = streamer
+        self.runtime = runtime
+
+    def require_running(self) -> MultiTimeframeStreamer:
+        if self.streamer is None or self.runtime is None or self.runtime.state == "initializing":
+            raise StreamerNotInitialized("Streamer not initialized")
+        if not self.runtime.running:
+            reason = f": {self.runtime.error}" if self.runtime.error else ""
+            raise StreamerNotRunning(f"Streamer not running{reason}")
+        return self.streamer
+
+    def query(self, symbol: str, timeframe: str, limit: int) -> CandleQuery:
+        """Validate a candle request; raises the domain error that names the bad part."""
+        streamer = self.require_running()
+        name = parse_timeframe_name(timeframe)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValidationError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}", field="limit")
+        canonical = normalize_symbol(symbol)
+        return CandleQuery(canonical, name, limit, streamer.series(canonical, name.timeframe))
+
+    def available(self) -> dict[str, list[str]]:
+        streamer = self.require_running()
+        return {symbol: [tf.value for tf in tfs] for symbol, tfs in streamer.available().items()}
+
+    def status(self) -> dict[str, object]:
+        if self.streamer is None or self.runtime is None:
+            raise StreamerNotInitialized("Streamer not initialized")
+        runtime = self.runtime
+        started = runtime.started_at
+        return {
+            "running": runtime.running,
+            "state": runtime.state,
+            "error": runtime.error,
+            "feed": runtime.feed.name,
+            "feed_finished": runtime.feed_finished,
+            "symbols": self.streamer.symbols,
+            "timeframes": [tf.value for tf in self.streamer.timeframes],
+            "buffer_size": self.streamer.buffer_size,
+            "uptime_seconds": round(time.time() - started, 3) if started else None,
+            "metrics": self.streamer.metrics.as_dict(),
+            "persistence": {
+                "saved": runtime.recorder.saved if runtime.recorder else None,
+                "pending": runtime.recorder.pending if runtime.recorder else None,
+                "errors": runtime.recorder.errors if runtime.recorder else None,
+                "last_error": runtime.recorder.last_error if runtime.recorder else None,
+            },
+        }
+
+    def health(self) -> dict[str, object]:
+        """Buffer fill and data freshness; raises when the streamer is not serving."""
+        streamer = self.require_running()
+        now = streamer.clock.now()
+        last = streamer.metrics.last_data_time
+        return {
+            "healthy": True,
+            "buffers": streamer.buffer_counts(),
+            "last_data_age_seconds": {
+                symbol: (round(now - last[symbol], 3) if symbol in last else None) for symbol in streamer.symbols
+            },
+        }

@@ -1,0 +1,93 @@
+"""Engines and sessions for the two supported databases: an SQLite file or PostgreSQL.
+
+SQLite gets WAL (readers never block the writer), ``synchronous=NORMAL`` and enforced foreign
+keys on every new connection, plus a busy timeout so writers from other threads or processes wait
+instead of failing. ``postgresql://`` URLs are sent through psycopg 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tradewind.domain.errors import ValidationError
+
+__all__ = ["SQLITE_BUSY_TIMEOUT_SECONDS", "check_connection", "create_engine_for", "session_factory"]
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
+
+
+def create_engine_for(url: str, **engine_options: Any) -> Engine:
+    """An engine for ``sqlite:///path`` or ``postgresql://...``; other URLs raise ``ValidationError``."""
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, engine_options)
+    if backend == "postgresql":
+        return _postgres_engine(parsed, engine_options)
+    raise ValidationError(
+        f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
+        "use sqlite:///path or postgresql://user@host/db",
+        field="database_url",
+    )
+
+
+def check_connection(engine: Engine) -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """ORM sessions bound to ``engine``; objects stay readable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _parse(url: str) -> URL:
+    if url.startswith("postgres://"):  # the Heroku-style spelling
+        url = "postgresql://" + url.removeprefix("postgres://")
+    try:
+        return make_url(url)
+    except ArgumentError as exc:
+        raise ValidationError(f"invalid database URL: {exc}", field="database_url") from exc
+
+
+def _sqlite_engine(url: URL, options: dict[str, Any]) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file:")
+    if not in_memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, **options.pop("connect_args", {})}
+    engine = create_engine(url, connect_args=connect_args, **options)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _postgres_engine(url: URL, options: dict[str, Any]) -> Engine:
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    connect_args = dict(options.pop("connect_args", {}))
+    if "connect_timeout" not in url.query:
+        connect_args.setdefault("connect_timeout", POSTGRES_CONNECT_TIMEOUT_SECONDS)
+    options.setdefault("pool_pre_ping", True)
+    return create_engine(url, connect_args=connect_args, **options)
