@@ -188,3 +188,23 @@ def test_batched_and_tick_by_tick_ingest_agree(ticks: list[tuple[float, float, f
         want = [e.candle for e in single_events if e.timeframe is tf]
         assert [(c.time, c.open, c.high, c.low, c.close) for c in got] == [(c.time, c.open, c.high, c.low, c.close) for c in want]
         assert [c.volume for c in got] == pytest.approx([c.volume for c in want])
+
+
+def test_cached_json_tail_always_matches_the_candles() -> None:
+    import orjson
+
+    streamer, _ = make([Timeframe.M1, Timeframe.M5], size=20)
+    series = streamer.series("BTCUSDT", Timeframe.M1)
+    assert series.tail_json(5) == (b"", 0)
+    rng = np.random.default_rng(3)
+    t = float(T0)
+    for step in range(200):
+        t += float(rng.exponential(20))
+        streamer.ingest_tick("BTCUSDT", t, float(rng.uniform(90, 110)), 1.0)
+        if step % 37 == 0:
+            streamer.close_due(t + 200, grace=0)
+        for limit in (1, 2, 7, 50):
+            body, count = series.tail_json(limit)
+            body = b"[" + body + b"]"
+            expected = [c.to_dict() for c in series.tail(limit)]
+            assert orjson.loads(body) == expected and count == len(expected)

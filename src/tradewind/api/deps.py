@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the container built in ``create_app``, reached through the request."""
+"""FastAPI dependencies: the container built in ``create_app``, reached through the request.
+
+They are ``async`` on purpose: FastAPI runs a sync dependency in a worker thread, which costs
+more than the whole candle request.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,11 @@ from tradewind.market.service import StreamerService
 __all__ = ["ContainerDep", "StreamerDep"]
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     return request.app.state.container  # type: ignore[no-any-return]
 
 
-def get_streamer_service(request: Request) -> StreamerService:
+async def get_streamer_service(request: Request) -> StreamerService:
     return request.app.state.streamer_service  # type: ignore[no-any-return]
 
 

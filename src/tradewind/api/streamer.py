@@ -6,53 +6,102 @@ forming candle and the envelope are encoded per request.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Literal
+import time
 
 import orjson
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.datastructures import QueryParams
 
 from tradewind.api.deps import StreamerDep
-from tradewind.domain.errors import TradewindError
-from tradewind.market.service import MAX_LIMIT
+from tradewind.domain.errors import TradewindError, ValidationError
+from tradewind.market.service import MAX_LIMIT, StreamerService
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/streamer", tags=["streamer"])
 
 
+_second_cache: list[object] = [-1, ""]
+
+
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC now as ``2025-12-05T08:00:00.123456Z``; the seconds part is formatted once per second."""
+    now = time.time()
+    second = int(now)
+    if _second_cache[0] != second:
+        _second_cache[0] = second
+        _second_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_second_cache[1]}.{int((now - second) * 1_000_000):06d}Z"
 
 
 def _json(body: dict[str, object], status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-@router.get("/candles/{symbol:path}/{timeframe}", summary="Candles from the streamer buffer")
-async def get_candles(
-    service: StreamerDep,
-    symbol: str = Path(description="BTCUSDT, BTC/USDT (URL-encoded) or btc-usdt; broker suffixes like BTCUSDc stay distinct"),
-    timeframe: str = Path(description="1m 5m 15m 30m 1h 4h 1d or M1 M5 M15 M30 H1 H4 D1, any case"),
-    limit: int = Query(50, ge=1, le=MAX_LIMIT, description="how many candles, newest last"),
-    format: Literal["dict", "array"] = Query("dict", description="dict: objects; array: [time, o, h, l, c, v, spread, closed]"),
-) -> Response:
-    query = service.query(symbol, timeframe, limit)
-    if format == "dict":
-        items = query.series.tail_encoded(query.limit)
-        candles = b"[" + b",".join(items) + b"]"
-        count = len(items)
+_CANDLE_PARAMETERS = [
+    {"name": "symbol", "in": "path", "required": True, "schema": {"type": "string"},
+     "description": "BTCUSDT, BTC/USDT or btc-usdt are one symbol; a broker suffix such as BTCUSDc stays distinct"},
+    {"name": "timeframe", "in": "path", "required": True, "schema": {"type": "string"},
+     "description": "1m 5m 15m 30m 1h 4h 1d or M1 M5 M15 M30 H1 H4 D1, any case; answered in the form asked"},
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+     "description": "how many candles, oldest first; the forming candle is last with closed=false"},
+    {"name": "format", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["dict", "array"], "default": "dict"},
+     "description": "dict: objects; array: [time, open, high, low, close, volume, spread, closed]"},
+]
+
+
+def _candle_params(query_string: bytes) -> tuple[int, str]:
+    """``limit`` and ``format`` from a raw query string; repeated strings are parsed once."""
+    known = _parsed_queries.get(query_string)
+    if known is not None:
+        return known
+    params = QueryParams(query_string)
+    fmt = params.get("format", "dict")
+    if fmt not in ("dict", "array"):
+        raise ValidationError(f"format must be 'dict' or 'array', got {fmt!r}", field="format")
+    text = params.get("limit")
+    try:
+        limit = 50 if text is None else int(text)
+    except ValueError:
+        raise ValidationError(f"limit must be an integer between 1 and {MAX_LIMIT}, got {text!r}", field="limit") from None
+    if len(_parsed_queries) < 1024:
+        _parsed_queries[query_string] = (limit, fmt)
+    return limit, fmt
+
+
+_parsed_queries: dict[bytes, tuple[int, str]] = {}
+
+
+@router.get(
+    "/candles/{symbol:path}/{timeframe}",
+    summary="Candles from the streamer buffer",
+    openapi_extra={"parameters": _CANDLE_PARAMETERS},
+)
+async def get_candles(request: Request) -> Response:
+    # Parameters are read from the request directly: FastAPI's per-request validation would cost
+    # more than the rest of this hot route. The rules are the same; errors name the field.
+    limit, fmt = _candle_params(request.scope["query_string"])
+    service: StreamerService = request.app.state.streamer_service
+    path = request.path_params
+    query = service.query(path["symbol"], path["timeframe"], limit)
+    if fmt == "dict":
+        candles, count = query.series.tail_json(query.limit)
     else:
         rows = [
             [c.time, c.open, c.high, c.low, c.close, c.volume, c.spread, c.closed]
             for c in query.series.tail(query.limit)
         ]
-        candles = orjson.dumps(rows)
+        candles = orjson.dumps(rows)[1:-1]
         count = len(rows)
-    head = orjson.dumps({"success": True, "symbol": query.symbol, "timeframe": str(query.timeframe), "count": count})
-    tail = orjson.dumps({"timestamp": _now_iso(), "source": "streamer_buffer"})
-    body = head[:-1] + b',"candles":' + candles + b"," + tail[1:]
+    # Symbols and timeframe names are validated to [A-Za-z0-9.:], so they need no JSON escaping.
+    body = b"".join((
+        b'{"success":true,"symbol":"', query.symbol.encode(), b'","timeframe":"', str(query.timeframe).encode(),
+        b'","count":', str(count).encode(), b',"candles":[', candles,
+        b'],"timestamp":"', _now_iso().encode(), b'","source":"streamer_buffer"}',
+    ))
     return Response(body, media_type="application/json")
 
 

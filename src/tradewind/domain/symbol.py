@@ -21,6 +21,20 @@ _VALID = re.compile(r"[A-Za-z0-9.:]{1,40}")
 
 def normalize_symbol(text: str, *, field: str = "symbol") -> str:
     """Return the canonical form of a symbol, or raise ``InvalidSymbol`` naming ``field``."""
+    if isinstance(text, str):
+        known = _normalized.get(text)
+        if known is not None:
+            return known
+    canonical = _normalize(text, field)
+    if len(_normalized) < 4096:  # hot path of every request; bounded so odd input cannot grow it
+        _normalized[text] = canonical
+    return canonical
+
+
+_normalized: dict[str, str] = {}
+
+
+def _normalize(text: str, field: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise InvalidSymbol("symbol must be a non-empty string", field=field)
     compact = _SEPARATORS.sub("", text.strip())

@@ -75,11 +75,20 @@ class TimeframeName:
 
 def parse_timeframe_name(text: str, *, field: str = "timeframe") -> TimeframeName:
     """Parse ``1m``/``M1``/``h4``... case-insensitively, remembering which family was used."""
+    known = _PARSED.get(text) if isinstance(text, str) else None
+    if known is not None:
+        return known
     found = _BY_NAME.get(text.strip().lower()) if isinstance(text, str) else None
     if found is None:
         allowed = ", ".join(tf.value for tf in Timeframe) + " or " + ", ".join(tf.name for tf in Timeframe)
         raise InvalidTimeframe(f"invalid timeframe {text!r}: use one of {allowed}", field=field)
-    return TimeframeName(*found)
+    name = TimeframeName(*found)
+    if len(_PARSED) < 1024:
+        _PARSED[text] = name
+    return name
+
+
+_PARSED: dict[str, TimeframeName] = {}
 
 
 def parse_timeframe(text: str | Timeframe, *, field: str = "timeframe") -> Timeframe:

@@ -1,7 +1,8 @@
 """One symbol's candles on one timeframe: a ring buffer of closed candles plus the forming one.
 
-Every closed candle is also kept pre-serialised to JSON, so the HTTP API can answer by joining
-bytes instead of re-encoding the same candles on every request.
+Every closed candle is also kept pre-serialised to JSON, and the joined tail and the forming
+candle's JSON are cached until the next change, so the HTTP API answers a repeated request by
+concatenating bytes instead of re-encoding the same candles every time.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ class CandleSeries:
     """
 
     __slots__ = (
-        "_close", "_first", "_high", "_last", "_low", "_open", "_snap", "_spread", "_time", "_volume",
-        "closed", "encoded", "floor", "on_close", "seconds", "timeframe",
+        "_close", "_first", "_forming_json", "_high", "_joined", "_last", "_low", "_open", "_snap", "_spread",
+        "_time", "_volume", "closed", "encoded", "floor", "on_close", "seconds", "timeframe",
     )
 
     def __init__(self, timeframe: Timeframe, size: int, on_close: OnClose) -> None:
@@ -50,6 +51,8 @@ class CandleSeries:
         self._spread: float | None = None
         self._first = self._last = 0.0  # times of the first and last tick seen in the candle
         self._snap: Candle | None = None
+        self._forming_json: bytes | None = None  # cache; None whenever the forming candle changes
+        self._joined: dict[int, bytes] = {}  # cache of joined closed tails by length; cleared on close
 
     # --- reading -----------------------------------------------------------------------------
     @property
@@ -70,13 +73,28 @@ class CandleSeries:
             out.append(forming)
         return out
 
-    def tail_encoded(self, limit: int) -> list[bytes]:
-        forming = self.forming()
+    def tail_json(self, limit: int) -> tuple[bytes, int]:
+        """``tail(limit)`` as the inside of a JSON array (no brackets), and how many candles it holds."""
+        forming = self._forming_bytes()
         take = limit - 1 if forming is not None else limit
-        out = list(self._last_n(self.encoded, take))
-        if forming is not None and limit > 0:
-            out.append(encode_candle(forming))
-        return out
+        take = min(max(take, 0), len(self.encoded))
+        joined = self._joined.get(take)
+        if joined is None:
+            joined = b",".join(self._last_n(self.encoded, take))
+            if len(self._joined) > 8:
+                self._joined.clear()
+            self._joined[take] = joined
+        if forming is None or limit <= 0:
+            return joined, take
+        return (joined + b"," + forming if take else forming), take + 1
+
+    def _forming_bytes(self) -> bytes | None:
+        if self._time < 0:
+            return None
+        cached = self._forming_json
+        if cached is None:
+            cached = self._forming_json = encode_candle(self._merged(closed=False))
+        return cached
 
     def __len__(self) -> int:
         return len(self.closed) + (self._time >= 0)
@@ -94,6 +112,7 @@ class CandleSeries:
     def tick(self, ts: float, price: float, size: float, spread: float | None) -> None:
         """Apply one tick already known not to be older than the base timeframe's forming candle."""
         start = int(ts // self.seconds) * self.seconds
+        self._forming_json = None
         if start != self._time:
             if start < self._time or start < self.floor:
                 return  # the streamer drops these before; kept so a series never reopens the past
@@ -118,6 +137,7 @@ class CandleSeries:
     def ticks(self, t: np.ndarray, p: np.ndarray, v: np.ndarray, s: np.ndarray | None) -> None:
         """Apply a time-sorted batch of ticks, vectorised per candle instead of per tick."""
         n = t.shape[0]
+        self._forming_json = None
         start = (t // self.seconds).astype(np.int64) * self.seconds
         cuts = np.flatnonzero(start[1:] != start[:-1]) + 1
         firsts = np.concatenate((np.zeros(1, dtype=np.intp), cuts))
@@ -154,6 +174,7 @@ class CandleSeries:
         start = (candle.time // self.seconds) * self.seconds
         if start < self._time or start < self.floor:
             return
+        self._forming_json = None
         if start > self._time:
             if self._time >= 0:
                 self._finish()
@@ -172,6 +193,7 @@ class CandleSeries:
 
     def bars(self, bars: Bars, complete: np.ndarray) -> None:
         """Merge pre-aggregated closed bars of this timeframe (``complete`` marks finished ones)."""
+        self._forming_json = None
         for i, (t, o, h, l, c, v, s) in enumerate(zip(*(column.tolist() for column in bars))):
             if t < self._time or t < self.floor:
                 continue
@@ -192,6 +214,7 @@ class CandleSeries:
             closed = candle.as_closed()
             self.closed.append(closed)
             self.encoded.append(encode_candle(closed))
+        self._joined.clear()
         if candles:
             self.floor = max(self.floor, candles[-1].time + self.seconds)
 
@@ -238,12 +261,14 @@ class CandleSeries:
         )
 
     def _finish(self) -> None:
+        self._forming_json = None
         if self._open < 0 and self._snap is None:
             self._time = -1
             return
         candle = self._merged(closed=True)
         self.closed.append(candle)
         self.encoded.append(encode_candle(candle))
+        self._joined.clear()
         self.floor = candle.time + self.seconds
         self._time = -1
         self._snap = None

@@ -35,6 +35,7 @@ class StreamerMetrics:
     ticks_dropped_old: int = 0
     candles_received: int = 0
     candles_dropped_old: int = 0
+    candles_backfilled: int = 0
     candles_closed: dict[str, int] = field(default_factory=dict)
     last_data_time: dict[str, float] = field(default_factory=dict)
 
@@ -45,6 +46,7 @@ class StreamerMetrics:
             "ticks_dropped_old": self.ticks_dropped_old,
             "candles_received": self.candles_received,
             "candles_dropped_old": self.candles_dropped_old,
+            "candles_backfilled": self.candles_backfilled,
             "candles_closed": dict(self.candles_closed),
             "last_data_time": dict(self.last_data_time),
         }
@@ -86,8 +88,11 @@ class MultiTimeframeStreamer:
 
     def _closer(self, symbol: str):  # type: ignore[no-untyped-def]
         def on_close(timeframe: Timeframe, candle: Candle) -> None:
+            if not self._publishing:
+                self.metrics.candles_backfilled += 1
+                return
             self.metrics.candles_closed[timeframe.value] += 1
-            if self._publishing and self.bus is not None:
+            if self.bus is not None:
                 self.bus.publish(CandleClosed.topic, CandleClosed(symbol, timeframe, candle))
 
         return on_close
