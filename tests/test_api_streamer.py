@@ -155,3 +155,19 @@ def test_not_initialized_and_failed_feed(tmp_path: Path) -> None:
         response = httpx.get(f"{url}/streamer/candles/ETHBTC/1m")
         assert response.status_code == 503 and response.json()["error_code"] == "STREAMER_NOT_INITIALIZED"
         container.runtime.state = "failed"
+
+
+def test_an_unexpected_failure_is_a_500_internal_error_and_the_service_goes_on(
+    replayed: tuple[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, container = replayed
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(container.streamer, "series", broken)
+    response = httpx.get(f"{url}/streamer/candles/ETHBTC/1m")
+    assert response.status_code == 500
+    assert response.json() == {"success": False, "error": "Internal error: RuntimeError", "error_code": "INTERNAL_ERROR"}
+    monkeypatch.undo()
+    assert httpx.get(f"{url}/streamer/candles/ETHBTC/1m").status_code == 200
