@@ -176,12 +176,7 @@ class CandleSeries:
             return
         self._forming_json = None
         if start > self._time:
-            if self._time >= 0:
-                self._finish()
-            self._time = start
-            self._snap = None
-            self._volume = 0.0
-            self._open = -1.0  # marks "no final part yet"
+            self._begin(start)
         if candle.closed:
             if self._snap is not None and self._snap.time <= candle.time:
                 self._snap = None
@@ -198,12 +193,7 @@ class CandleSeries:
             if t < self._time or t < self.floor:
                 continue
             if t > self._time:
-                if self._time >= 0:
-                    self._finish()
-                self._time = t
-                self._snap = None
-                self._volume = 0.0
-                self._open = -1.0
+                self._begin(t)
             self._absorb(Candle(t, o, h, l, c, v, None if s != s else s))
             if complete[i]:
                 self._finish()
@@ -226,6 +216,15 @@ class CandleSeries:
         return False
 
     # --- internals ---------------------------------------------------------------------------
+    def _begin(self, start: int) -> None:
+        """Close the forming candle and open an empty one at ``start`` for candle input."""
+        if self._time >= 0:
+            self._finish()
+        self._time = start
+        self._snap = None
+        self._volume = 0.0
+        self._open = -1.0  # marks "no final part yet"
+
     def _start(self, start: int, o: float, h: float, l: float, c: float, v: float,
                spread: float | None, first: float, last: float) -> None:
         self._time = start
