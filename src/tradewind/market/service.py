@@ -27,6 +27,13 @@ class CandleQuery:
     series: CandleSeries
 
 
+def _feed_stats(feed: object) -> dict[str, object] | None:
+    """What a polling feed reports about itself (polls, errors, last error), when it does."""
+    stats = getattr(feed, "stats", None)
+    as_dict = getattr(stats, "as_dict", None)
+    return as_dict() if callable(as_dict) else None
+
+
 class StreamerService:
     def __init__(self, streamer: MultiTimeframeStreamer | None, runtime: StreamerRuntime | None) -> None:
         self.streamer = streamer
@@ -64,6 +71,7 @@ class StreamerService:
             "error": runtime.error,
             "feed": runtime.feed.name,
             "feed_finished": runtime.feed_finished,
+            "feed_stats": _feed_stats(runtime.feed),
             "symbols": self.streamer.symbols,
             "timeframes": [tf.value for tf in self.streamer.timeframes],
             "buffer_size": self.streamer.buffer_size,
