@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 
 from tradewind.api.deps import StreamerDep
+from tradewind.api.request_route import RequestRoute
 from tradewind.domain.errors import TradewindError, ValidationError
 from tradewind.market.service import MAX_LIMIT, StreamerService
 
@@ -75,14 +76,29 @@ def _candle_params(query_string: bytes) -> tuple[int, str]:
 _parsed_queries: dict[bytes, tuple[int, str]] = {}
 
 
-@router.get(
-    "/candles/{symbol:path}/{timeframe}",
-    summary="Candles from the streamer buffer",
-    openapi_extra={"parameters": _CANDLE_PARAMETERS},
-)
+def _head(symbol: str, timeframe: str, count: int) -> bytes:
+    """The response up to the candles; symbols and timeframe names are validated to
+    ``[A-Za-z0-9.:]``, so they need no JSON escaping. Cached: the same few repeat."""
+    key = (symbol, timeframe, count)
+    head = _heads.get(key)
+    if head is None:
+        head = b'{"success":true,"symbol":"%s","timeframe":"%s","count":%d,"candles":[' % (
+            symbol.encode(), timeframe.encode(), count,
+        )
+        if len(_heads) < 4096:
+            _heads[key] = head
+    return head
+
+
+_heads: dict[tuple[str, str, int], bytes] = {}
+
+
 async def get_candles(request: Request) -> Response:
-    # Parameters are read from the request directly: FastAPI's per-request validation would cost
-    # more than the rest of this hot route. The rules are the same; errors name the field.
+    """Candles from the streamer buffer (the forming one last, flagged ``closed: false``).
+
+    The hot read path: parameters are read from the request here (see ``RequestRoute``), with the
+    same rules and field-naming errors as everywhere else.
+    """
     limit, fmt = _candle_params(request.scope["query_string"])
     service: StreamerService = request.app.state.streamer_service
     path = request.path_params
@@ -96,13 +112,21 @@ async def get_candles(request: Request) -> Response:
         ]
         candles = orjson.dumps(rows)[1:-1]
         count = len(rows)
-    # Symbols and timeframe names are validated to [A-Za-z0-9.:], so they need no JSON escaping.
     body = b"".join((
-        b'{"success":true,"symbol":"', query.symbol.encode(), b'","timeframe":"', str(query.timeframe).encode(),
-        b'","count":', str(count).encode(), b',"candles":[', candles,
+        _head(query.symbol, str(query.timeframe), count), candles,
         b'],"timestamp":"', _now_iso().encode(), b'","source":"streamer_buffer"}',
     ))
     return Response(body, media_type="application/json")
+
+
+router.add_api_route(
+    "/candles/{symbol:path}/{timeframe}",
+    get_candles,
+    methods=["GET"],
+    summary="Candles from the streamer buffer",
+    openapi_extra={"parameters": _CANDLE_PARAMETERS},
+    route_class_override=RequestRoute,
+)
 
 
 @router.get("/status", summary="Streamer state, symbols, timeframes and metrics")

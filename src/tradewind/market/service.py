@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tradewind.domain.errors import StreamerNotInitialized, StreamerNotRunning, ValidationError
 from tradewind.domain.symbol import normalize_symbol
@@ -17,8 +17,7 @@ __all__ = ["CandleQuery", "MAX_LIMIT", "StreamerService"]
 MAX_LIMIT = 500
 
 
-@dataclass(frozen=True, slots=True)
-class CandleQuery:
+class CandleQuery(NamedTuple):
     """A validated request for candles: where to read them and how to name them back."""
 
     symbol: str
