@@ -91,11 +91,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="ticks per ingest_ticks call")
     args = parser.parse_args()
     print(f"ingest into {len(TIMEFRAMES)} timeframes, batch={args.batch}, one process (one core)")
-    print(f"{'symbols':>8} {'batched ticks/s':>16} {'per-tick ticks/s':>17} {'baseline ticks/s':>17} {'batched/baseline':>17} {'goal >=500k':>12}")
+    print(f"{'symbols':>8} {'batched ticks/s':>16} {'per-tick ticks/s':>17} {'baseline ticks/s':>17} {'batched/baseline':>17} {'goal >=500k (batched, per-tick)':>32}")
     for symbols in (SYMBOLS[:1], SYMBOLS):
         r = run(symbols, args.ticks // len(symbols), args.batch)
-        ok = "met" if r["batched"] >= 500_000 else "NOT met"
-        print(f"{len(symbols):>8} {r['batched']:>16,.0f} {r['per_tick']:>17,.0f} {r['baseline']:>17,.0f} {r['batched'] / r['baseline']:>16.1f}x {ok:>12}")
+        ok = ", ".join("met" if r[k] >= 500_000 else "NOT met" for k in ("batched", "per_tick"))
+        print(f"{len(symbols):>8} {r['batched']:>16,.0f} {r['per_tick']:>17,.0f} {r['baseline']:>17,.0f} {r['batched'] / r['baseline']:>16.1f}x {ok:>32}")
 
 
 if __name__ == "__main__":

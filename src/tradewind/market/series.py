@@ -35,7 +35,7 @@ class CandleSeries:
     """
 
     __slots__ = (
-        "_close", "_first", "_forming_json", "_high", "_joined", "_last", "_low", "_open", "_snap", "_spread",
+        "_close", "_end", "_first", "_forming_json", "_high", "_joined", "_last", "_low", "_open", "_snap", "_spread",
         "_time", "_volume", "closed", "encoded", "floor", "on_close", "seconds", "timeframe",
     )
 
@@ -47,6 +47,7 @@ class CandleSeries:
         self.on_close = on_close
         self.floor = -1  # earliest open time still accepted; older data is dropped
         self._time = -1  # open time of the forming candle, -1 when none
+        self._end = -1  # its end (``_time + seconds``), -1 when none
         self._open = self._high = self._low = self._close = self._volume = 0.0
         self._spread: float | None = None
         self._first = self._last = 0.0  # times of the first and last tick seen in the candle
@@ -111,9 +112,9 @@ class CandleSeries:
     # --- ticks -------------------------------------------------------------------------------
     def tick(self, ts: float, price: float, size: float, spread: float | None) -> None:
         """Apply one tick already known not to be older than the base timeframe's forming candle."""
-        start = int(ts // self.seconds) * self.seconds
         self._forming_json = None
-        if start != self._time:
+        if not self._time <= ts < self._end:  # not inside the forming candle: the rare case
+            start = int(ts // self.seconds) * self.seconds
             if start < self._time or start < self.floor:
                 return  # the streamer drops these before; kept so a series never reopens the past
             if self._time >= 0:
@@ -221,6 +222,7 @@ class CandleSeries:
         if self._time >= 0:
             self._finish()
         self._time = start
+        self._end = start + self.seconds
         self._snap = None
         self._volume = 0.0
         self._open = -1.0  # marks "no final part yet"
@@ -228,6 +230,7 @@ class CandleSeries:
     def _start(self, start: int, o: float, h: float, l: float, c: float, v: float,
                spread: float | None, first: float, last: float) -> None:
         self._time = start
+        self._end = start + self.seconds
         self._open, self._high, self._low, self._close, self._volume = o, h, l, c, v
         self._spread = spread
         self._first, self._last = first, last
@@ -263,6 +266,7 @@ class CandleSeries:
         self._forming_json = None
         if self._open < 0 and self._snap is None:
             self._time = -1
+            self._end = -1
             return
         candle = self._merged(closed=True)
         self.closed.append(candle)
@@ -270,5 +274,6 @@ class CandleSeries:
         self._joined.clear()
         self.floor = candle.time + self.seconds
         self._time = -1
+        self._end = -1
         self._snap = None
         self.on_close(self.timeframe, candle)

@@ -73,6 +73,7 @@ class MultiTimeframeStreamer:
         self.metrics = StreamerMetrics(candles_closed={tf.value: 0 for tf in self.timeframes})
         self._publishing = True
         self._series: dict[str, dict[Timeframe, CandleSeries]] = {}
+        self._chains: dict[str, tuple[CandleSeries, ...]] = {}  # the same series, shortest timeframe first
         self._last_tick: dict[str, float] = {}
         for symbol in symbols:
             self.add_symbol(symbol)
@@ -84,6 +85,7 @@ class MultiTimeframeStreamer:
             self._series[symbol] = {
                 tf: CandleSeries(tf, self.buffer_size, self._closer(symbol)) for tf in self.timeframes
             }
+            self._chains[symbol] = tuple(self._series[symbol].values())
         return symbol
 
     def _closer(self, symbol: str):  # type: ignore[no-untyped-def]
@@ -129,24 +131,21 @@ class MultiTimeframeStreamer:
     # --- ticks -------------------------------------------------------------------------------
     def ingest_tick(self, symbol: str, ts: float, price: float, size: float, spread: float | None = None) -> None:
         """One trade or quote; the per-tick path for feeds that deliver them one by one."""
-        series = self._series.get(symbol)
+        series = self._chains.get(symbol)
         if series is None:
             raise SymbolNotFound(f"symbol {symbol!r} is not streamed")
-        base = series[self.timeframes[0]]
-        start = int(ts // base.seconds) * base.seconds
-        accept_from = base.forming_time if base.forming_time >= 0 else base.floor
+        base = series[0]
         metrics = self.metrics
         metrics.ticks_received += 1
-        if start < accept_from:
+        if ts < base.forming_time or (base.forming_time < 0 and ts < base.floor):
             metrics.ticks_dropped_old += 1
             return
-        last = self._last_tick.get(symbol, 0.0)
-        if ts < last:
+        if ts < self._last_tick.get(symbol, 0.0):
             metrics.ticks_late_applied += 1
         else:
             self._last_tick[symbol] = ts
             metrics.last_data_time[symbol] = ts
-        for s in series.values():
+        for s in series:
             s.tick(ts, price, size, spread)
 
     def ingest_ticks(
