@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
-import numpy as np
 import pytest
 from fakes import load_rows
+from support.sink import RecordingSink, until
 from fakes.alpaca import CRYPTO_PAIR, STOCK_TICKER, FakeAlpaca
 
 from tradewind.domain import Candle, SimClock, Timeframe
@@ -25,35 +25,6 @@ TIMEOUT = 1.0  # generous: a loaded CI machine must not time out by accident
 
 def candle(row: list[float]) -> Candle:
     return Candle(int(row[0]) // 1000, *row[1:6])
-
-
-class RecordingSink:
-    """The CandleSink port, remembering every push."""
-
-    def __init__(self) -> None:
-        self.candles: list[tuple[str, Timeframe, Candle]] = []
-
-    def ingest_candle(self, symbol: str, timeframe: Timeframe, candle: Candle) -> None:
-        self.candles.append((symbol, timeframe, candle))
-
-    def ingest_ticks(
-        self, symbol: str, times: np.ndarray, prices: np.ndarray, sizes: np.ndarray, spreads: np.ndarray | None = None
-    ) -> None:
-        raise AssertionError("a candle feed pushes no ticks")
-
-    def closed(self) -> dict[int, Candle]:
-        return {c.time: c for _, _, c in self.candles if c.closed}
-
-    def forming(self) -> list[Candle]:
-        return [c for _, _, c in self.candles if not c.closed]
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 @pytest.fixture

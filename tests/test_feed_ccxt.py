@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
-import numpy as np
 import pytest
 from fakes import load_rows
+from support.sink import RecordingSink, until
 from fakes.binance import FakeBinance
 
 from tradewind.domain import Candle, SimClock, Timeframe
@@ -29,35 +28,6 @@ def candle(row: list[float]) -> Candle:
 
 def row_at(ts: int) -> list[float]:
     return ROWS[K + (ts - T0) // 60]
-
-
-class RecordingSink:
-    """The CandleSink port, remembering every push."""
-
-    def __init__(self) -> None:
-        self.candles: list[tuple[str, Timeframe, Candle]] = []
-
-    def ingest_candle(self, symbol: str, timeframe: Timeframe, candle: Candle) -> None:
-        self.candles.append((symbol, timeframe, candle))
-
-    def ingest_ticks(
-        self, symbol: str, times: np.ndarray, prices: np.ndarray, sizes: np.ndarray, spreads: np.ndarray | None = None
-    ) -> None:
-        raise AssertionError("a candle feed pushes no ticks")
-
-    def closed(self) -> dict[int, Candle]:
-        return {c.time: c for _, _, c in self.candles if c.closed}
-
-    def forming(self) -> list[Candle]:
-        return [c for _, _, c in self.candles if not c.closed]
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 @pytest.fixture
@@ -261,3 +231,18 @@ async def test_run_closes_the_exchange_session_when_cancelled(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert closed == [True]
+
+
+async def test_a_configuration_error_stops_run_with_a_feed_error(
+    fake: FakeBinance, clock: SimClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not retried forever in silence: the runtime shows the feed as failed, with the reason."""
+    feed = make_feed(fake, clock)
+
+    def no_such_timeframe(exchange: object, timeframe: Timeframe) -> str:
+        raise FeedError(f"binance has no {timeframe.value} candles")
+
+    monkeypatch.setattr(feed, "_frame", no_such_timeframe)
+    with pytest.raises(FeedError, match="no 1m candles"):
+        await asyncio.wait_for(feed.run(RecordingSink(), ["ETHBTC"]), timeout=10)
+    assert feed.stats.errors == 1 and "no 1m candles" in (feed.stats.last_error or "")

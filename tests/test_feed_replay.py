@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.sink import RecordingSink
 
-from tradewind.domain import Candle, Timeframe
+from tradewind.domain import Timeframe
 from tradewind.domain.errors import FeedError, SymbolNotFound
 from tradewind.market.feeds.replay import ReplayFeed
 
 DATA = Path(__file__).parent / "data"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.candles: list[tuple[str, Timeframe, Candle, float]] = []
-
-    def ingest_candle(self, symbol: str, timeframe: Timeframe, candle: Candle) -> None:
-        self.candles.append((symbol, timeframe, candle, time.monotonic()))
-
-    def ingest_ticks(self, symbol: str, times: np.ndarray, prices: np.ndarray, sizes: np.ndarray, spreads: np.ndarray | None = None) -> None:
-        raise AssertionError("replay sends candles")
 
 
 def small_file(tmp_path: Path, rows: int) -> Path:
@@ -36,22 +25,22 @@ def small_file(tmp_path: Path, rows: int) -> Path:
 
 async def test_as_fast_as_possible_plays_every_candle_in_order() -> None:
     feed = ReplayFeed(DATA / "ETH_BTC-5m.json", symbol="eth/btc", timeframe=Timeframe.M5)
-    sink = Recorder()
+    sink = RecordingSink()
     await feed.run(sink, ["ETHBTC"])
     assert len(sink.candles) == 5760 == feed.played
     assert {s for s, *_ in sink.candles} == {"ETHBTC"}
-    times = [c.time for _, _, c, _ in sink.candles]
-    assert times == sorted(times) and all(c.closed for _, _, c, _ in sink.candles)
+    times = [c.time for _, _, c in sink.candles]
+    assert times == sorted(times) and all(c.closed for _, _, c in sink.candles)
 
 
 async def test_speed_is_a_multiple_of_real_time(tmp_path: Path) -> None:
     feed = ReplayFeed(small_file(tmp_path, 4), symbol="ETHBTC", timeframe=Timeframe.M5, speed=3000)  # 300 s -> 0.1 s
-    sink = Recorder()
+    sink = RecordingSink()
     start = time.monotonic()
     await feed.run(sink, ["ETHBTC"])
     elapsed = time.monotonic() - start
     assert 0.28 <= elapsed < 1.5
-    gaps = np.diff([at for *_, at in sink.candles])
+    gaps = np.diff(sink.arrivals)
     assert all(g >= 0.09 for g in gaps)
 
 
@@ -74,7 +63,7 @@ async def test_bad_rows_are_skipped_and_reported_unreadable_file_fails(tmp_path:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(rows))
     feed = ReplayFeed(path, symbol="ETHBTC", timeframe=Timeframe.M5)
-    sink = Recorder()
+    sink = RecordingSink()
     await feed.run(sink, ["ETHBTC"])
     assert len(sink.candles) == 9
     assert feed.report is not None and [(r.line, r.field) for r in feed.report.rejected] == [(3, "volume")]

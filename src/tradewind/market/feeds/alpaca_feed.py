@@ -124,7 +124,11 @@ class AlpacaFeed:
 
     # --- live polling ----------------------------------------------------------------------------
     async def run(self, sink: CandleSink, symbols: Sequence[str]) -> None:
-        """Poll the base timeframe of every symbol until cancelled; never raises otherwise."""
+        """Poll the base timeframe of every symbol until cancelled.
+
+        Network and venue failures are retried with backoff and counted in ``stats``; only a
+        configuration error (no client, no such timeframe) raises ``FeedError``.
+        """
         venues: dict[str, str] = {}
         for symbol in symbols:
             try:
@@ -134,11 +138,9 @@ class AlpacaFeed:
                 log.error("alpaca: %s; not polling it", exc)
         try:
             client = self._client()
-        except Exception as exc:  # noqa: BLE001 - reported, not raised: run never fails
+        except Exception as exc:  # a configuration error: the runtime shows the feed as failed
             self.stats.record_error(exc)
-            log.error("alpaca feed cannot start: %s", exc)
-            await asyncio.Event().wait()
-            return
+            raise FeedError(f"alpaca feed cannot start: {exc}") from exc
 
         async def fetch(venue: str, since: int) -> Sequence[object]:
             rows = await asyncio.to_thread(self._bars, client, venue, self.base_timeframe, start=since, limit=_PAGE)

@@ -114,15 +114,17 @@ class CcxtFeed:
 
     # --- live polling ----------------------------------------------------------------------------
     async def run(self, sink: CandleSink, symbols: Sequence[str]) -> None:
-        """Poll the base timeframe of every known symbol until cancelled; never raises otherwise."""
+        """Poll the base timeframe of every known symbol until cancelled.
+
+        Network and venue failures are retried with backoff and counted in ``stats``; only a
+        configuration error (no client, no such timeframe) raises ``FeedError``.
+        """
         try:
             async_ccxt = importlib.import_module("ccxt.async_support")
             exchange = self._build(async_ccxt)
-        except Exception as exc:  # noqa: BLE001 - reported, not raised: run never fails
+        except Exception as exc:  # a configuration error: the runtime shows the feed as failed
             self.stats.record_error(exc)
-            log.error("ccxt feed cannot start: %s", exc)
-            await _forever()
-            return
+            raise FeedError(f"ccxt feed cannot start: {exc}") from exc
         try:
             markets = await self._markets_for(exchange, symbols)
             frame = self._frame(exchange, self.base_timeframe)
@@ -146,10 +148,9 @@ class CcxtFeed:
                 retry_after=lambda exc: self._retry_after(exchange, exc),
                 source=f"ccxt {self.exchange_id}",
             )
-        except Exception as exc:  # noqa: BLE001 - e.g. no such timeframe: report, idle until cancelled
+        except Exception as exc:  # e.g. no such timeframe: the runtime shows the feed as failed
             self.stats.record_error(exc)
-            log.error("ccxt feed stopped polling: %s", exc)
-            await _forever()
+            raise FeedError(f"ccxt feed stopped polling: {exc}") from exc
         finally:
             await exchange.close()
 
@@ -298,6 +299,3 @@ def _import(name: str) -> ModuleType:
     except ImportError as exc:
         raise FeedError(_EXTRA_HINT) from exc
 
-
-async def _forever() -> None:
-    await asyncio.Event().wait()
