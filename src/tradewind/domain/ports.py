@@ -60,6 +60,10 @@ class CandleStore(Protocol):
         """The newest ``limit`` stored candles, oldest first."""
         ...
 
+    def since(self, symbol: str, timeframe: Timeframe, start_time: int) -> list[Candle]:
+        """Stored candles opening at or after ``start_time``, oldest first."""
+        ...
+
 
 class EventBus(Protocol):
     def publish(self, topic: str, event: object) -> None: ...

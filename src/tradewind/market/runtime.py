@@ -136,6 +136,8 @@ class StreamerRuntime:
             try:
                 if getattr(self.feed, "backfills", True):
                     self._backfill(symbol)
+                elif self.store is not None:
+                    self._rebuild_forming(symbol)
             except Exception as exc:  # a feed without history still streams live
                 log.warning("backfill of %s from %s failed: %s", symbol, self.feed.name, exc)
             if self.recorder is not None:
@@ -145,6 +147,21 @@ class StreamerRuntime:
                         self.recorder.add(symbol, timeframe, fresh)
         if self.recorder is not None:
             self.recorder.flush()
+
+    def _rebuild_forming(self, symbol: str) -> None:
+        """Rebuild the forming candles of the longer timeframes from the stored base candles.
+
+        For a feed that does not backfill (a replay restarts from its first row, which is then
+        dropped as already seen), this is the only way a restart keeps a partial hour or day.
+        """
+        streamer = self.streamer
+        base, *longer = streamer.timeframes
+        if not longer:
+            return
+        start = min(streamer.series(symbol, tf).floor for tf in longer)
+        stored = self.store.since(symbol, base, max(start, 0)) if self.store is not None else []
+        if stored:
+            streamer.ingest_bars(symbol, base, bars_from_candles(stored), backfill=True)
 
     def _backfill(self, symbol: str) -> None:
         streamer = self.streamer
