@@ -14,7 +14,7 @@ from tradewind.domain.candle import check_candle
 from tradewind.domain.clock import SimClock
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.timeframe import Timeframe
-from tradewind.market.bars import Bars, bars_from_candles, resample
+from tradewind.domain.bars import Bars, bars_from_candles, resample
 from tradewind.market.feeds.synthetic import TICK_STEP, SyntheticFeed
 from tradewind.market.synthetic_prices import (
     prices_at,

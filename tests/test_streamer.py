@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tradewind.adapters.memory_bus import InProcessBus
 from tradewind.domain import Candle, CandleClosed, Timeframe
 from tradewind.domain.errors import InvalidTimeframe, SymbolNotFound
-from tradewind.market.bars import bars_from_candles
+from tradewind.domain.bars import bars_from_candles
 from tradewind.market.streamer import MultiTimeframeStreamer
 
 DATA = Path(__file__).parent / "data"

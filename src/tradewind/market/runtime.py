@@ -18,7 +18,7 @@ from typing import Literal
 from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.ports import CandleFeed, CandleStore
 from tradewind.domain.timeframe import Timeframe
-from tradewind.market.bars import bars_from_candles
+from tradewind.domain.bars import bars_from_candles
 from tradewind.market.recorder import CandleRecorder
 from tradewind.market.streamer import MultiTimeframeStreamer
 

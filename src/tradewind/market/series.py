@@ -15,7 +15,7 @@ import orjson
 
 from tradewind.domain.candle import Candle
 from tradewind.domain.timeframe import Timeframe
-from tradewind.market.bars import Bars
+from tradewind.domain.bars import Bars
 
 __all__ = ["CandleSeries", "encode_candle"]
 

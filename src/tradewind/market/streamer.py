@@ -20,7 +20,7 @@ from tradewind.domain.events import CandleClosed
 from tradewind.domain.ports import EventBus
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe
-from tradewind.market.bars import Bars, resample
+from tradewind.domain.bars import Bars, resample
 from tradewind.market.series import CandleSeries
 
 __all__ = ["MultiTimeframeStreamer", "StreamerMetrics"]

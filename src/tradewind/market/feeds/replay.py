@@ -16,7 +16,7 @@ from tradewind.domain.errors import FeedError, SymbolNotFound, TradewindError
 from tradewind.domain.ports import CandleSink
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe
-from tradewind.market.bars import bars_from_candles, bars_to_candles, resample
+from tradewind.domain.bars import bars_from_candles, bars_to_candles, resample
 from tradewind.market.candle_file import CandleFileReport, read_candle_file
 
 __all__ = ["ReplayFeed"]

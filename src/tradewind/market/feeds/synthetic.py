@@ -25,7 +25,7 @@ from tradewind.domain.ports import CandleSink
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe, parse_timeframe
 from tradewind.market import synthetic_prices as model
-from tradewind.market.bars import Bars, bars_to_candles, resample
+from tradewind.domain.bars import Bars, bars_to_candles, resample
 
 __all__ = ["TICK_STEP", "SyntheticFeed", "Ticks"]
 

@@ -1,5 +1,8 @@
 """OHLCV columns as numpy arrays, and their aggregation into longer UTC-aligned timeframes.
 
+A domain type because every layer passes candles this way: analysis and analysts (which sit
+below the market layer) read them, feeds and the streamer produce them.
+
 Arrays in, arrays out: the streamer's batch path, the synthetic market's history and backfills
 all aggregate through ``resample`` so there is one definition of how candles combine.
 """

@@ -1,0 +1,1 @@
+"""Analysis: indicators (a typed layer over TA-Lib), smart-money structure, market condition, levels."""

@@ -1,0 +1,39 @@
+"""The analyst port: multi-timeframe candles in, a ``Signal`` out.
+
+The rule-based analyst and (later) the LLM analyst implement it; the API, the periodic job, the
+``evaluate`` command and backtests call it. An analyst sees only the candles it is given, all
+closed, so it cannot look ahead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from tradewind.domain.bars import Bars
+from tradewind.domain.signal import STRATEGIES, Signal
+from tradewind.domain.timeframe import Timeframe
+
+__all__ = ["AnalysisRequest", "Analyst", "RiskLevel"]
+
+RiskLevel = Literal["Conservative", "Moderate", "Aggressive"]
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """What an analyst gets: candles per timeframe (oldest first) and the caller's context."""
+
+    symbol: str
+    candles: dict[Timeframe, Bars]
+    timestamp_ms: int
+    current_price: float | None = None
+    selected_strategies: tuple[str, ...] = STRATEGIES
+    risk_level: RiskLevel = "Moderate"
+    market_condition_hint: str | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+class Analyst(Protocol):
+    name: str
+
+    def analyze(self, request: AnalysisRequest) -> Signal: ...

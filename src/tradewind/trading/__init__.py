@@ -1,0 +1,1 @@
+"""Trading: outcome scoring of signals, performance statistics (and later: engine, risk, brokers)."""
