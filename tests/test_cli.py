@@ -34,7 +34,7 @@ def test_invalid_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
 def test_db_upgrade(tmp_path: Path) -> None:
     result = tradewind("db", "upgrade", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "revision 0001" in result.stdout
+    assert "database at revision 0002" in result.stdout
 
 
 def test_import_is_idempotent_and_summarised(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, insert
 from sqlalchemy.exc import IntegrityError
 
@@ -16,10 +17,11 @@ from tradewind.domain import Candle, Timeframe
 from tradewind.domain.errors import Unavailable, ValidationError
 from tradewind.storage.candles import SqlCandleStore
 from tradewind.storage.db import check_connection, create_engine_for
-from tradewind.storage.migrate import upgrade_database
+from tradewind.storage.migrate import alembic_config, upgrade_database
 from tradewind.storage.tables import CandleRow, metadata
 
 T0 = 1_700_000_000 - 1_700_000_000 % 60  # a minute boundary
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def minute_candles(count: int, *, start: int = T0, base: float = 100.0) -> list[Candle]:
@@ -30,13 +32,13 @@ def minute_candles(count: int, *, start: int = T0, base: float = 100.0) -> list[
 
 
 def test_migrations_apply_once_and_match_the_models(database_url: str) -> None:
-    assert upgrade_database(database_url) == "0001"
-    assert upgrade_database(database_url) == "0001"  # at head already: a no-op
+    assert upgrade_database(database_url) == HEAD
+    assert upgrade_database(database_url) == HEAD  # at head already: a no-op
     engine = create_engine_for(database_url)
     try:
         with engine.connect() as connection:
             assert {"candles", "alembic_version"} <= set(inspect(connection).get_table_names())
-            assert MigrationContext.configure(connection).get_current_revision() == "0001"
+            assert MigrationContext.configure(connection).get_current_revision() == HEAD
             assert compare_metadata(MigrationContext.configure(connection), metadata) == []
             unique = inspect(connection).get_unique_constraints("candles")
             assert [(u["name"], u["column_names"]) for u in unique] == [
@@ -48,7 +50,7 @@ def test_migrations_apply_once_and_match_the_models(database_url: str) -> None:
 
 def test_migrations_from_several_processes_at_once(database_url: str) -> None:
     with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
-        assert list(pool.map(upgrade_database, [database_url] * 3)) == ["0001"] * 3
+        assert list(pool.map(upgrade_database, [database_url] * 3)) == [HEAD] * 3
 
 
 def test_round_trip_keeps_exact_float64_values(engine: Engine) -> None:

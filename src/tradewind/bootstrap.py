@@ -6,22 +6,28 @@ code with a simulated clock, another feed or another database.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
 from tradewind.adapters.memory_bus import InProcessBus
+from tradewind.analysts.rules import RulesAnalyst
 from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.ports import CandleFeed
 from tradewind.market.recorder import CandleRecorder
 from tradewind.market.runtime import StreamerRuntime
+from tradewind.market.service import StreamerService
 from tradewind.market.streamer import MultiTimeframeStreamer
 from tradewind.settings import Settings
 from tradewind.storage.candles import SqlCandleStore
 from tradewind.storage.db import create_engine_for
 from tradewind.storage.migrate import upgrade_database
+from tradewind.storage.signals import SqlSignalStore
+from tradewind.trading.signal_service import SignalService
 
 __all__ = ["Container", "build_container", "build_feed"]
 
@@ -40,14 +46,34 @@ class Container:
     feed: CandleFeed
     runtime: StreamerRuntime
     recorder: CandleRecorder
+    streamer_service: StreamerService
+    signals: SignalService
     clock: Clock = field(default_factory=SystemClock)
+    outcome_interval: float = 60.0
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         await self.runtime.start()
+        self._tasks.append(asyncio.create_task(self._score_outcomes(), name="outcome-scoring"))
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
         await self.runtime.stop()
         self.engine.dispose()
+
+    async def _score_outcomes(self) -> None:
+        """Score stored signals against the candles that followed them, once a minute."""
+        while True:
+            await asyncio.sleep(self.outcome_interval)
+            try:
+                await asyncio.to_thread(self.signals.resolve_open)
+            except Exception:
+                log.exception("outcome scoring failed")
 
 
 def build_feed(settings: Settings, clock: Clock) -> CandleFeed:
@@ -117,4 +143,19 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         history_seconds=settings.history_hours * 3600,
         close_grace=_close_grace(settings),
     )
-    return Container(settings, engine, store, bus, streamer, feed, runtime, recorder, clock)
+    streamer_service = StreamerService(streamer, runtime)
+    analyst = RulesAnalyst()
+    signals = SignalService(
+        analyst=analyst,
+        store=SqlSignalStore(engine),
+        candles=store,
+        clock=clock,
+        cache_ttl_seconds=settings.analysis_cache_seconds,
+        market_view=analyst,
+        streamed_candles=lambda symbol: streamer_service.closed_bars(symbol, settings.analysis_timeframes),
+        max_candles=settings.analysis_max_candles,
+        max_price_deviation=settings.analysis_max_price_deviation,
+    )
+    return Container(
+        settings, engine, store, bus, streamer, feed, runtime, recorder, streamer_service, signals, clock
+    )

@@ -142,5 +142,74 @@ def data_import(
         raise typer.Exit(3)
 
 
+@app.command()
+def evaluate(
+    data: Path = typer.Option(..., "--data", help="Candle file (CSV or Freqtrade JSON) to replay."),
+    symbol: str = typer.Option(..., "--symbol", help="Symbol the file holds."),
+    timeframe: str = typer.Option(..., "--timeframe", help="The file's timeframe (1m..1d or M1..D1)."),
+    higher: str = typer.Option("", "--higher", help="Longer timeframes to build from it, e.g. 1h,4h."),
+    warmup: int = typer.Option(100, min=1, help="Candles the analyst sees before its first signal."),
+    step: int = typer.Option(1, min=1, help="Ask the analyst every STEP candles."),
+    horizon_hours: float = typer.Option(None, "--horizon-hours", help="Scoring horizon (default: per timeframe)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+) -> None:
+    """Replay history through the analyst bar by bar (no look-ahead) and score every signal."""
+    import json
+
+    from tradewind.analysts.rules import RulesAnalyst
+    from tradewind.domain import normalize_symbol, parse_timeframe
+    from tradewind.domain.bars import bars_from_candles
+    from tradewind.market.candle_file import read_candle_file
+    from tradewind.trading.evaluation import evaluate as run_evaluation
+
+    try:
+        tf = parse_timeframe(timeframe, field="--timeframe")
+        longer = [parse_timeframe(part, field="--higher") for part in higher.split(",") if part.strip()]
+        canonical = normalize_symbol(symbol, field="--symbol")
+        report = read_candle_file(data, timeframe=tf)
+    except TradewindError as exc:
+        _fail(f"{getattr(exc, 'field', None) or 'argument'}: {exc}")
+    if report.rejected:
+        errors.print(f"[yellow]{len(report.rejected)} of {report.rows} rows rejected[/] (first: {report.rejected[0]})")
+    bars = bars_from_candles(report.candles)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console, transient=as_json) as progress:
+            task = progress.add_task(f"evaluating {canonical} {tf.value}", total=None)
+            _, result = run_evaluation(
+                RulesAnalyst(), bars, symbol=canonical, timeframe=tf, higher=longer, warmup=warmup, step=step,
+                horizon_seconds=int(horizon_hours * 3600) if horizon_hours else None,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except TradewindError as exc:
+        _fail(f"{getattr(exc, 'field', None) or 'argument'}: {exc}")
+    if as_json:
+        console.print_json(json.dumps(result))
+        return
+    console.print(_report_table(result, title=f"{canonical} {tf.value}: rules analyst, {len(bars)} candles"))
+
+
+def _report_table(report: dict[str, object], *, title: str) -> Table:
+    """The performance report as a Rich table; a figure that could not be computed shows as n/a."""
+
+    def show(value: object) -> str:
+        if value is None:
+            return "n/a"
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    table = Table(title=title, show_header=False)
+    for key in ("predictions_made", "resolved", "successful", "accuracy", "success_rate", "average_confidence",
+                "brier_score", "average_return"):
+        table.add_row(key.replace("_", " "), show(report.get(key)))
+    per_class = report.get("per_class") or {}
+    for name, scores in per_class.items():  # type: ignore[union-attr]
+        table.add_row(f"{name}: precision / recall", f"{show(scores.get('precision'))} / {show(scores.get('recall'))}"
+                      f" ({scores.get('predicted')} predicted, {scores.get('actual')} actual)")
+    for row in report.get("reliability") or []:  # type: ignore[union-attr]
+        if row.get("count"):
+            table.add_row(f"confidence {row['bucket']}", f"{row['count']} signals, hit rate {show(row.get('hit_rate'))}")
+    return table
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     sys.exit(app())

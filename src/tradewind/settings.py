@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tradewind.domain import Timeframe, normalize_symbol, parse_timeframe
@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     alpaca_data_url: str | None = None
     alpaca_poll_seconds: float = Field(default=5.0, gt=0)
 
+    analysis_timeframes: Annotated[list[Timeframe], NoDecode] = Field(
+        default_factory=lambda: [Timeframe.M15, Timeframe.H1, Timeframe.H4]
+    )
+    analysis_cache_seconds: float = Field(default=300.0, ge=0, description="the seed's 5-minute cache; 0 = off")
+    analysis_max_candles: int = Field(default=5000, ge=10, le=100_000)
+    analysis_max_price_deviation: float = Field(default=0.2, gt=0, le=10)
+    admin_token: SecretStr | None = None
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     streamer_api_url: str = "http://127.0.0.1:8000"
@@ -70,7 +78,7 @@ class Settings(BaseSettings):
             return list(dict.fromkeys(normalize_symbol(str(item)) for item in items))
         return items
 
-    @field_validator("timeframes", mode="before")
+    @field_validator("timeframes", "analysis_timeframes", mode="before")
     @classmethod
     def _timeframes(cls, value: object) -> object:
         items = _split(value)

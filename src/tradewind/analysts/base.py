@@ -8,13 +8,13 @@ closed, so it cannot look ahead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from tradewind.domain.bars import Bars
 from tradewind.domain.signal import STRATEGIES, Signal
 from tradewind.domain.timeframe import Timeframe
 
-__all__ = ["AnalysisRequest", "Analyst", "RiskLevel"]
+__all__ = ["AnalysisRequest", "Analyst", "MarketView", "RiskLevel"]
 
 RiskLevel = Literal["Conservative", "Moderate", "Aggressive"]
 
@@ -37,3 +37,11 @@ class Analyst(Protocol):
     name: str
 
     def analyze(self, request: AnalysisRequest) -> Signal: ...
+
+
+class MarketView(Protocol):
+    """The seed's market-condition and strategy-recommendation answers for a request."""
+
+    def market_condition(self, request: AnalysisRequest) -> dict[str, Any]: ...
+
+    def strategy_recommendations(self, request: AnalysisRequest) -> list[dict[str, Any]]: ...

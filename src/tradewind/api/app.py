@@ -8,10 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tradewind import __version__
-from tradewind.api import service_info, streamer
+from tradewind.api import ai, service_info, streamer
 from tradewind.api.errors import install_error_handlers
 from tradewind.bootstrap import Container, build_container
-from tradewind.market.service import StreamerService
 from tradewind.settings import Settings
 
 __all__ = ["create_app"]
@@ -36,8 +35,9 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
         lifespan=lifespan,
     )
     app.state.container = container
-    app.state.streamer_service = StreamerService(container.streamer, container.runtime)
+    app.state.streamer_service = container.streamer_service
     install_error_handlers(app)
     app.include_router(service_info.router)
     app.include_router(streamer.router)
+    app.include_router(ai.router)
     return app

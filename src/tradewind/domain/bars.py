@@ -16,7 +16,7 @@ import numpy as np
 
 from tradewind.domain.candle import Candle
 
-__all__ = ["Bars", "bars_from_candles", "bars_to_candles", "resample"]
+__all__ = ["Bars", "bars_from_candles", "bars_to_candles", "check_bars", "resample"]
 
 
 class Bars(NamedTuple):
@@ -90,3 +90,38 @@ def resample(bars: Bars, seconds: int, *, source_seconds: int | None = None) -> 
     else:
         complete = bars.time[last] + source_seconds == out.time + seconds
     return out, complete
+
+
+def check_bars(bars: Bars, *, field: str) -> None:
+    """Reject NaN/inf, non-positive prices, negative volume, high < low, OHLC outside the range,
+    and unsorted or duplicate times, naming ``field[i].column`` of the first bad candle."""
+    from tradewind.domain.errors import InvalidCandle
+
+    n = len(bars)
+    if n == 0:
+        raise InvalidCandle(f"{field} must hold at least one candle", field=field)
+    checks = (
+        ("open", ~np.isfinite(bars.open) | (bars.open <= 0), "must be a positive finite number"),
+        ("high", ~np.isfinite(bars.high) | (bars.high <= 0), "must be a positive finite number"),
+        ("low", ~np.isfinite(bars.low) | (bars.low <= 0), "must be a positive finite number"),
+        ("close", ~np.isfinite(bars.close) | (bars.close <= 0), "must be a positive finite number"),
+        ("volume", ~np.isfinite(bars.volume) | (bars.volume < 0), "must be a finite number >= 0"),
+        ("high", bars.high < bars.low, "is below low"),
+        ("high", bars.high < np.maximum(bars.open, bars.close), "is below open or close"),
+        ("low", bars.low > np.minimum(bars.open, bars.close), "is above open or close"),
+    )
+    first: tuple[int, str, str] | None = None
+    for column, bad, reason in checks:
+        hits = np.flatnonzero(bad)
+        if hits.size and (first is None or hits[0] < first[0]):
+            first = (int(hits[0]), column, reason)
+    if n > 1:
+        order = np.flatnonzero(bars.time[1:] <= bars.time[:-1])
+        if order.size and (first is None or order[0] + 1 < first[0]):
+            i = int(order[0]) + 1
+            kind = "duplicate" if bars.time[i] == bars.time[i - 1] else "unsorted"
+            first = (i, "timestamp", f"is {kind}: not after the previous candle's")
+    if first is not None:
+        i, column, reason = first
+        value = int(bars.time[i]) if column == "timestamp" else float(getattr(bars, column)[i])
+        raise InvalidCandle(f"{field}[{i}].{column} {reason} (got {value!r})", field=f"{field}[{i}].{column}", row=i)

@@ -7,6 +7,7 @@
     │   └── InvalidCandle          a candle that breaks OHLCV rules (``row`` says which)
     ├── NotFound                   something asked for does not exist (HTTP 404)
     │   └── SymbolNotFound         the streamer does not track this symbol
+    ├── Forbidden                  a credential is missing or wrong (HTTP 403)
     ├── Unavailable                a component is not ready (HTTP 503)
     │   ├── StreamerNotInitialized
     │   └── StreamerNotRunning
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "FeedError",
+    "Forbidden",
     "InvalidCandle",
     "InvalidSymbol",
     "InvalidTimeframe",
@@ -68,6 +70,10 @@ class NotFound(TradewindError, LookupError):
 
 class SymbolNotFound(NotFound):
     code = "SYMBOL_NOT_FOUND"
+
+
+class Forbidden(TradewindError):
+    code = "FORBIDDEN"
 
 
 class Unavailable(TradewindError):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
+from tradewind.domain.bars import Bars, bars_from_candles
 from tradewind.domain.errors import StreamerNotInitialized, StreamerNotRunning, ValidationError
 from tradewind.domain.symbol import normalize_symbol
-from tradewind.domain.timeframe import TimeframeName, parse_timeframe_name
+from tradewind.domain.timeframe import Timeframe, TimeframeName, parse_timeframe_name
 from tradewind.market.runtime import StreamerRuntime
 from tradewind.market.series import CandleSeries
 from tradewind.market.streamer import MultiTimeframeStreamer
@@ -54,6 +55,18 @@ class StreamerService:
             raise ValidationError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}", field="limit")
         canonical = normalize_symbol(symbol)
         return CandleQuery(canonical, name, limit, streamer.series(canonical, name.timeframe))
+
+    def closed_bars(self, symbol: str, timeframes: list[Timeframe], limit: int = 500) -> dict[Timeframe, Bars]:
+        """The newest ``limit`` closed candles per timeframe, for analysing a streamed symbol."""
+        streamer = self.require_running()
+        canonical = normalize_symbol(symbol)
+        out: dict[Timeframe, Bars] = {}
+        for timeframe in timeframes:
+            closed = streamer.series(canonical, timeframe).closed
+            take = min(limit, len(closed))
+            if take:
+                out[timeframe] = bars_from_candles([closed[i] for i in range(len(closed) - take, len(closed))])
+        return out
 
     def available(self) -> dict[str, list[str]]:
         streamer = self.require_running()

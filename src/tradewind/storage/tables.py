@@ -6,10 +6,34 @@ SQLite and PostgreSQL. Prices are ``Float(53)``: float64 on both, so values roun
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, Integer, MetaData, String, UniqueConstraint
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["NAMING_CONVENTION", "Base", "CandleRow", "metadata"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "AnalysisRow",
+    "Base",
+    "CandleRow",
+    "FeedbackRow",
+    "OutcomeRow",
+    "metadata",
+]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -50,3 +74,64 @@ class CandleRow(Base):
     close: Mapped[float] = mapped_column(Float(53))
     volume: Mapped[float] = mapped_column(Float(53))
     spread: Mapped[float | None] = mapped_column(Float(53))
+
+
+class AnalysisRow(Base):
+    """One analysis (the seed's ``ai_analysis_results`` document): the full response as JSON plus
+    the columns the cache, the outcome scorer and the statistics query by."""
+
+    __tablename__ = "ai_analysis_results"
+    __table_args__ = (Index("ix_ai_analysis_results_symbol_timestamp", "symbol", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    signal_id: Mapped[str] = mapped_column(String(40), unique=True)
+    symbol: Mapped[str] = mapped_column(String(40))
+    timestamp: Mapped[int] = mapped_column(BigInteger)  # epoch ms of the analysis, as the seed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    analyst: Mapped[str] = mapped_column(String(40))
+    timeframe: Mapped[str | None] = mapped_column(String(8))
+    signal: Mapped[str] = mapped_column(String(8))
+    confidence: Mapped[float] = mapped_column(Float(53))
+    entry_time: Mapped[int | None] = mapped_column(BigInteger)  # epoch s: close of the last candle seen
+    entry_price: Mapped[float | None] = mapped_column(Float(53))
+    stop_loss: Mapped[float | None] = mapped_column(Float(53))
+    take_profit: Mapped[float | None] = mapped_column(Float(53))
+    horizon_seconds: Mapped[int | None] = mapped_column(Integer)
+    input_hash: Mapped[str] = mapped_column(String(64))
+    analysis: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class OutcomeRow(Base):
+    """What the market did after a signal; written once, when the signal resolves."""
+
+    __tablename__ = "signal_outcomes"
+
+    signal_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("ai_analysis_results.signal_id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    exit_time: Mapped[int | None] = mapped_column(BigInteger)
+    exit_price: Mapped[float | None] = mapped_column(Float(53))
+    realized_return: Mapped[float | None] = mapped_column(Float(53))
+    actual: Mapped[str | None] = mapped_column(String(8))
+    success: Mapped[bool | None] = mapped_column(Boolean)
+    resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FeedbackRow(Base):
+    """A user's feedback on a signal (``POST /ai/feedback``), kept beside the measured outcome."""
+
+    __tablename__ = "signal_feedback"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    signal_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("ai_analysis_results.signal_id", ondelete="CASCADE"), index=True
+    )
+    symbol: Mapped[str] = mapped_column(String(40))
+    predicted_signal: Mapped[str] = mapped_column(String(8))
+    actual_outcome: Mapped[str] = mapped_column(String(8))
+    profit_loss: Mapped[float | None] = mapped_column(Float(53))
+    confidence_was_accurate: Mapped[bool | None] = mapped_column(Boolean)
+    feedback_notes: Mapped[str | None] = mapped_column(Text)
+    timestamp: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,90 @@
+"""Stored signals, user feedback, and the port through which the signal service keeps them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from tradewind.domain.timeframe import Timeframe
+from tradewind.trading.outcomes import Outcome, ScoredInput
+
+__all__ = ["Feedback", "SignalStore", "StoredSignal"]
+
+
+@dataclass(frozen=True)
+class StoredSignal:
+    """One analysis as stored: the response document plus what scoring needs."""
+
+    signal_id: str
+    symbol: str
+    timestamp: int  # epoch ms
+    created_at: datetime
+    analyst: str
+    timeframe: str | None
+    signal: str
+    confidence: float
+    entry_time: int | None
+    entry_price: float | None
+    stop_loss: float | None
+    take_profit: float | None
+    horizon_seconds: int | None
+    input_hash: str
+    analysis: dict[str, Any]
+
+    def scored_input(self) -> ScoredInput | None:
+        """The outcome scorer's view, or None when the signal lacks an entry to score from."""
+        if self.entry_time is None or self.entry_price is None or self.horizon_seconds is None:
+            return None
+        return ScoredInput(
+            signal_id=self.signal_id, symbol=self.symbol, analyst=self.analyst,
+            direction=self.signal,  # type: ignore[arg-type]
+            confidence=self.confidence, entry_time=self.entry_time, entry_price=self.entry_price,
+            stop_loss=self.stop_loss, take_profit=self.take_profit, horizon_seconds=self.horizon_seconds,
+            candle_seconds=Timeframe(self.timeframe).seconds if self.timeframe else None,
+        )
+
+
+@dataclass(frozen=True)
+class Feedback:
+    signal_id: str
+    symbol: str
+    predicted_signal: str
+    actual_outcome: str
+    profit_loss: float | None
+    confidence_was_accurate: bool | None
+    feedback_notes: str | None
+    timestamp: int | None
+    created_at: datetime
+
+
+class SignalStore(Protocol):
+    def save(self, signal: StoredSignal) -> None: ...
+
+    def get(self, signal_id: str) -> StoredSignal | None: ...
+
+    def latest(self, symbol: str, *, since_ms: int) -> StoredSignal | None:
+        """The newest signal for ``symbol`` with a timestamp at or after ``since_ms``."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """``total`` and ``symbols``: [(symbol, count, latest created_at)], busiest first."""
+        ...
+
+    def clear(self) -> int:
+        """Delete every stored signal (with its outcome and feedback); return how many."""
+        ...
+
+    def add_feedback(self, feedback: Feedback) -> None: ...
+
+    def unresolved(self, *, limit: int = 1000) -> list[StoredSignal]:
+        """Signals with an entry and no final outcome yet, oldest first."""
+        ...
+
+    def save_outcome(self, signal_id: str, outcome: Outcome) -> None: ...
+
+    def scored(self) -> list[tuple[StoredSignal, Outcome | None]]:
+        """Every scorable signal with its outcome (None while open), oldest first."""
+        ...
+
+    def feedback_for(self, signal_id: str) -> list[Feedback]: ...

@@ -1,0 +1,301 @@
+"""The signal service: every door (REST, CLI, periodic job, assistant tools) asks it for analyses.
+
+It runs the analyst, stores each analysis with a ``signal_id``, answers a repeat for the same
+symbol within the cache TTL from the stored one (with the seed's ``[RECENT]`` prefix), scores
+stored signals against the candles that followed, and reports performance from those outcomes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from tradewind.analysts.base import AnalysisRequest, Analyst, MarketView
+from tradewind.domain.bars import Bars
+from tradewind.domain.clock import Clock, SystemClock
+from tradewind.domain.errors import NotFound, ValidationError
+from tradewind.domain.ports import CandleStore
+from tradewind.domain.signal import Signal
+from tradewind.domain.timeframe import Timeframe
+from tradewind.trading.analysis_input import build_request, check_strategies
+from tradewind.trading.outcomes import DEFAULT_HORIZONS, Outcome, resolve_outcome
+from tradewind.trading.performance import performance_report
+from tradewind.trading.signal_records import Feedback, SignalStore, StoredSignal
+
+__all__ = ["RECENT_PREFIX", "AnalysisResult", "SignalService", "input_hash", "signal_document"]
+
+log = logging.getLogger(__name__)
+
+RECENT_PREFIX = "[RECENT] "
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    signal_id: str
+    document: dict[str, Any]  # the seed's response body, plus signal_id and provenance
+    cached: bool
+    signal: Signal | None  # None when answered from the cache
+
+
+def signal_document(signal: Signal) -> dict[str, Any]:
+    """The seed's ``/ai/analyze`` response body for a signal."""
+    market = signal.market_analysis
+    risk = signal.risk_assessment
+    return {
+        "signal": signal.signal,
+        "confidence": round(signal.confidence, 4),
+        "reasoning": signal.reasoning,
+        "strategy_scores": {name: round(score, 4) for name, score in signal.strategy_scores.items()},
+        "market_analysis": {
+            "trend_direction": market.trend_direction,
+            "trend_strength": round(market.trend_strength, 4),
+            "support_levels": list(market.support_levels),
+            "resistance_levels": list(market.resistance_levels),
+            "volatility_level": market.volatility_level,
+            "volume_analysis": market.volume_analysis,
+        },
+        "risk_assessment": {
+            "overall_risk": risk.overall_risk,
+            "technical_risk": round(risk.technical_risk, 4),
+            "market_risk": round(risk.market_risk, 4),
+            "recommended_position_size": round(risk.recommended_position_size, 4),
+            "stop_loss_suggestion": risk.stop_loss_suggestion,
+            "take_profit_suggestion": risk.take_profit_suggestion,
+        },
+        "timestamp": signal.timestamp,
+    }
+
+
+def input_hash(request: AnalysisRequest) -> str:
+    """A stable hash of everything the analyst saw, so identical inputs can be recognised."""
+    digest = hashlib.sha256()
+    digest.update(request.symbol.encode())
+    for timeframe in sorted(request.candles, key=lambda tf: tf.seconds):
+        bars = request.candles[timeframe]
+        digest.update(timeframe.value.encode())
+        for column in bars:
+            digest.update(column.tobytes())
+    digest.update(repr((request.current_price, request.selected_strategies, request.risk_level)).encode())
+    return digest.hexdigest()
+
+
+class SignalService:
+    def __init__(
+        self,
+        *,
+        analyst: Analyst,
+        store: SignalStore,
+        candles: CandleStore | None = None,
+        clock: Clock | None = None,
+        cache_ttl_seconds: float = 300.0,
+        horizons: dict[Timeframe, int] | None = None,
+        on_signal: Callable[[str, dict[str, Any]], None] | None = None,
+        market_view: MarketView | None = None,
+        streamed_candles: Callable[[str], dict[Timeframe, Bars]] | None = None,
+        max_candles: int = 5000,
+        max_price_deviation: float = 0.2,
+    ) -> None:
+        self.analyst = analyst
+        self.store = store
+        self.candles = candles
+        self.clock = clock or SystemClock()
+        self.cache_ttl_seconds = cache_ttl_seconds
+        self.horizons = horizons or DEFAULT_HORIZONS
+        self.on_signal = on_signal
+        self.market_view = market_view
+        self.streamed_candles = streamed_candles
+        self.max_candles = max_candles
+        self.max_price_deviation = max_price_deviation
+        self._recent: dict[str, tuple[float, StoredSignal]] = {}
+        self._lock = threading.Lock()
+
+    # --- the doors' entry points: raw payloads in ---------------------------------------------
+    def request_from_payload(
+        self, *, symbol: str, timeframe_data: Mapping[str, Sequence[Sequence[float]]] | None,
+        current_price: float | None = None, timestamp_ms: int | None = None,
+        selected_strategies: Sequence[str] | None = None, risk_level: str | None = None,
+        market_condition: str | None = None,
+    ) -> AnalysisRequest:
+        """Validate a payload; without ``timeframe_data`` use the streamer's closed candles."""
+        now_ms = int(self.clock.now() * 1000)
+        if timeframe_data is None:
+            if self.streamed_candles is None:
+                raise ValidationError("timeframe_data is required (no streamer here)", field="timeframe_data")
+            candles = self.streamed_candles(symbol)
+            if not candles:
+                raise ValidationError(f"the streamer has no closed candles for {symbol} yet", field="symbol")
+            timeframe_data = {
+                tf.value: list(zip((b.time * 1000).tolist(), b.open.tolist(), b.high.tolist(), b.low.tolist(),
+                                   b.close.tolist(), b.volume.tolist()))
+                for tf, b in candles.items()
+            }
+        return build_request(
+            symbol=symbol, timeframe_data=timeframe_data, timestamp_ms=timestamp_ms or now_ms,
+            current_price=current_price, selected_strategies=selected_strategies, risk_level=risk_level,
+            market_condition=market_condition, max_candles=self.max_candles,
+            max_price_deviation=self.max_price_deviation,
+        )
+
+    def analyze_payload(self, **payload: Any) -> AnalysisResult:
+        return self.analyze(self.request_from_payload(**payload))
+
+    def market_condition(self, **payload: Any) -> dict[str, Any]:
+        return self._view().market_condition(self.request_from_payload(**payload))
+
+    def strategy_recommendations(self, *, available_strategies: Sequence[str] | None = None, **payload: Any) -> list[dict[str, Any]]:
+        strategies = check_strategies(available_strategies, field="available_strategies")
+        request = self.request_from_payload(selected_strategies=strategies, **payload)
+        return self._view().strategy_recommendations(request)
+
+    def _view(self) -> MarketView:
+        if self.market_view is None:
+            raise ValidationError("no market view is configured", field="symbol")
+        return self.market_view
+
+    def signal_detail(self, signal_id: str) -> dict[str, Any]:
+        """A stored signal's document with its measured outcome and any feedback."""
+        found = self.outcome_with_feedback(signal_id)
+        stored: StoredSignal = found["signal"]
+        outcome = found["outcome"]
+        return {
+            **stored.analysis,
+            "outcome": None if outcome is None else {
+                "status": outcome.status, "exit_time": outcome.exit_time, "exit_price": outcome.exit_price,
+                "realized_return": outcome.realized_return, "actual": outcome.actual, "success": outcome.success,
+            },
+            "feedback": [
+                {"actual_outcome": f.actual_outcome, "profit_loss": f.profit_loss,
+                 "confidence_was_accurate": f.confidence_was_accurate, "feedback_notes": f.feedback_notes,
+                 "created_at": f.created_at.isoformat()}
+                for f in found["feedback"]
+            ],
+        }
+
+    # --- analysis ----------------------------------------------------------------------------
+    def analyze(self, request: AnalysisRequest, *, use_cache: bool = True) -> AnalysisResult:
+        """Analyse, store and announce; a fresh stored result for the symbol answers instead."""
+        if use_cache and self.cache_ttl_seconds > 0:
+            cached = self._cached(request.symbol)
+            if cached is not None:
+                document = dict(cached.analysis)
+                document["reasoning"] = RECENT_PREFIX + str(document.get("reasoning", ""))
+                document["cached"] = True
+                return AnalysisResult(cached.signal_id, document, True, None)
+        signal = self.analyst.analyze(request)
+        primary = min(request.candles, key=lambda tf: tf.seconds)
+        bars = request.candles[primary]
+        entry_time = int(bars.time[-1]) + primary.seconds
+        signal_id = "sig_" + uuid.uuid4().hex[:20]
+        document = {
+            **signal_document(signal),
+            "signal_id": signal_id,
+            "symbol": request.symbol,
+            "timeframe": primary.value,
+            "analyst": signal.analyst,
+            "cached": False,
+        }
+        stored = StoredSignal(
+            signal_id=signal_id, symbol=request.symbol, timestamp=signal.timestamp,
+            created_at=datetime.fromtimestamp(self.clock.now(), timezone.utc), analyst=signal.analyst,
+            timeframe=primary.value, signal=signal.signal, confidence=signal.confidence, entry_time=entry_time,
+            entry_price=float(bars.close[-1]), stop_loss=signal.risk_assessment.stop_loss_suggestion,
+            take_profit=signal.risk_assessment.take_profit_suggestion,
+            horizon_seconds=self.horizons.get(primary), input_hash=input_hash(request), analysis=document,
+        )
+        self.store.save(stored)
+        with self._lock:
+            self._recent[request.symbol] = (self.clock.now(), stored)
+        if self.on_signal is not None:
+            try:
+                self.on_signal(request.symbol, document)
+            except Exception:  # announcing must never fail an analysis
+                log.exception("signal listener failed")
+        return AnalysisResult(signal_id, document, False, signal)
+
+    def _cached(self, symbol: str) -> StoredSignal | None:
+        now = self.clock.now()
+        with self._lock:
+            hit = self._recent.get(symbol)
+        if hit is not None and now - hit[0] <= self.cache_ttl_seconds:
+            return hit[1]
+        stored = self.store.latest(symbol, since_ms=int((now - self.cache_ttl_seconds) * 1000))
+        if stored is not None:
+            with self._lock:
+                self._recent[symbol] = (stored.created_at.timestamp(), stored)
+        return stored
+
+    # --- feedback, storage -------------------------------------------------------------------
+    def feedback(
+        self, *, signal_id: str, symbol: str, predicted_signal: str, actual_outcome: str, profit_loss: float | None,
+        confidence_was_accurate: bool | None, feedback_notes: str | None, timestamp: int | None,
+    ) -> Feedback:
+        stored = self.store.get(signal_id)
+        if stored is None:
+            raise NotFound(f"signal_id {signal_id!r} is not a stored signal")
+        if stored.symbol != symbol:
+            raise ValidationError(f"signal {signal_id} is for {stored.symbol}, not {symbol}", field="symbol")
+        item = Feedback(
+            signal_id=signal_id, symbol=symbol, predicted_signal=predicted_signal, actual_outcome=actual_outcome,
+            profit_loss=profit_loss, confidence_was_accurate=confidence_was_accurate, feedback_notes=feedback_notes,
+            timestamp=timestamp, created_at=datetime.fromtimestamp(self.clock.now(), timezone.utc),
+        )
+        self.store.add_feedback(item)
+        return item
+
+    def storage_stats(self) -> dict[str, Any]:
+        return self.store.stats()
+
+    def clear_storage(self) -> int:
+        """Delete every stored analysis (irreversible); the API guards it behind the admin seam."""
+        cleared = self.store.clear()
+        with self._lock:
+            self._recent.clear()
+        return cleared
+
+    # --- outcomes ----------------------------------------------------------------------------
+    def resolve_open(self, *, limit: int = 1000) -> int:
+        """Score stored signals whose horizon may have passed; returns how many resolved now."""
+        if self.candles is None:
+            return 0
+        resolved = 0
+        for stored in self.store.unresolved(limit=limit):
+            scored = stored.scored_input()
+            if scored is None or stored.timeframe is None:
+                continue
+            timeframe = Timeframe(stored.timeframe)
+            # candles that opened at or after the entry (the close of the last candle seen)
+            following = self.candles.since(stored.symbol, timeframe, scored.entry_time)
+            outcome = resolve_outcome(scored, following)
+            if outcome.status != "open":
+                self.store.save_outcome(stored.signal_id, outcome)
+                resolved += 1
+        return resolved
+
+    def performance(self) -> dict[str, Any]:
+        """Accuracy and calibration from measured outcomes only (None where nothing resolved)."""
+        self.resolve_open()
+        records = []
+        for stored, outcome in self.store.scored():
+            scored = stored.scored_input()
+            if scored is None:
+                continue
+            records.append((scored, outcome if outcome is not None else _open(stored.signal_id)))
+        return performance_report(records)
+
+    def outcome_with_feedback(self, signal_id: str) -> dict[str, Any]:
+        stored = self.store.get(signal_id)
+        if stored is None:
+            raise NotFound(f"signal_id {signal_id!r} is not a stored signal")
+        outcome = next((o for s, o in self.store.scored() if s.signal_id == signal_id), None)
+        return {"signal": stored, "outcome": outcome, "feedback": self.store.feedback_for(signal_id)}
+
+
+def _open(signal_id: str) -> Outcome:
+    return Outcome(signal_id=signal_id, status="open", exit_time=None, exit_price=None,
+                   realized_return=None, actual=None, success=None)

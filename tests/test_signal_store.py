@@ -1,0 +1,70 @@
+"""SqlSignalStore on SQLite and PostgreSQL: analyses, outcomes, feedback, stats, clear."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tradewind.storage.signals import SqlSignalStore
+from tradewind.trading.outcomes import Outcome
+from tradewind.trading.signal_records import Feedback, StoredSignal
+
+T0 = datetime(2026, 11, 21, 6, 0, tzinfo=timezone.utc)
+
+
+def stored(signal_id: str, symbol: str = "BTCUSDT", minutes: int = 0, **overrides: object) -> StoredSignal:
+    values: dict[str, object] = dict(
+        signal_id=signal_id, symbol=symbol, timestamp=int((T0 + timedelta(minutes=minutes)).timestamp() * 1000),
+        created_at=T0 + timedelta(minutes=minutes), analyst="rules", timeframe="1h", signal="Long", confidence=0.71,
+        entry_time=int(T0.timestamp()) + minutes * 60, entry_price=67_500.5, stop_loss=66_000.0, take_profit=68_500.0,
+        horizon_seconds=86_400, input_hash="ab" * 32,
+        analysis={"signal": "Long", "confidence": 0.71, "reasoning": "EMA 9 > EMA 21", "nested": {"levels": [1.5, 2.5]}},
+    )
+    values.update(overrides)
+    return StoredSignal(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(engine) -> SqlSignalStore:  # type: ignore[no-untyped-def]
+    return SqlSignalStore(engine)
+
+
+def test_round_trip_and_latest(store: SqlSignalStore) -> None:
+    first, second = stored("sig_a", minutes=0), stored("sig_b", minutes=3, confidence=0.55)
+    store.save(first)
+    store.save(second)
+    store.save(stored("sig_c", symbol="ETHUSDT", minutes=1))
+    assert store.get("sig_a") == first
+    assert store.get("nope") is None
+    assert store.latest("BTCUSDT", since_ms=first.timestamp) == second
+    assert store.latest("BTCUSDT", since_ms=second.timestamp + 1) is None
+    stats = store.stats()
+    assert stats["total"] == 3
+    assert [(s, n) for s, n, _ in stats["symbols"]] == [("BTCUSDT", 2), ("ETHUSDT", 1)]
+    assert stats["symbols"][0][2] == second.created_at
+
+
+def test_outcomes_are_written_once_and_open_ones_never(store: SqlSignalStore) -> None:
+    store.save(stored("sig_a"))
+    store.save(stored("sig_b", minutes=1))
+    store.save(stored("sig_x", minutes=2, entry_time=None, entry_price=None))  # not scorable
+    assert [s.signal_id for s in store.unresolved()] == ["sig_a", "sig_b"]
+    store.save_outcome("sig_a", Outcome("sig_a", "open"))
+    assert [s.signal_id for s in store.unresolved()] == ["sig_a", "sig_b"]
+    done = Outcome("sig_a", "take_profit", 1_795_000_000, 68_500.0, 0.0148, "Long", True)
+    store.save_outcome("sig_a", done)
+    store.save_outcome("sig_a", Outcome("sig_a", "stop_loss", 1, 1.0, -1.0, "Short", False))  # ignored: final already
+    assert [s.signal_id for s in store.unresolved()] == ["sig_b"]
+    assert store.scored() == [(stored("sig_a"), done), (stored("sig_b", minutes=1), None)]
+
+
+def test_feedback_and_clear(store: SqlSignalStore) -> None:
+    store.save(stored("sig_a"))
+    note = Feedback("sig_a", "BTCUSDT", "Long", "PROFIT", 50.0, True, "well timed", 1_697_234_567_000, T0)
+    store.add_feedback(note)
+    assert store.feedback_for("sig_a") == [note]
+    store.save_outcome("sig_a", Outcome("sig_a", "horizon", 2, 1.0, 0.01, "Long", True))
+    assert store.clear() == 1
+    assert store.stats() == {"total": 0, "symbols": []}
+    assert store.feedback_for("sig_a") == [] and store.scored() == []
