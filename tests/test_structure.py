@@ -114,23 +114,28 @@ def ref_liquidity(h: list[float], lo: list[float], c: list[float], sw: dict[str,
     reports: dict[tuple[int, int], tuple[int, float, int, int]] = {}  # (side, bar) -> (count, level, id, bar)
     ends: list[tuple[int, int, int, int]] = []
     clusters: dict[int, list[dict[str, Any]]] = {1: [], -1: []}
+
+    def fits(side: int, members: list[float]) -> bool:
+        if side == 1:
+            return min(members) >= max(members) * (1 - tol)
+        return max(members) <= min(members) * (1 + tol)
+
     for i in range(n):
         for side, price, pivot in ((1, sw["sh"][i], sw["shp"][i]), (-1, sw["sl"][i], sw["slp"][i])):
             if pivot < 0:
                 continue
-            sign = side  # work in "distance beyond" terms: a buy-side level is a max, a sell-side one a min
             live = clusters[side]
             if live:
-                nearest = min(live, key=lambda cl: sign * cl["take"])  # the one that goes first
-                assert sign * nearest["take"] >= sign * price  # every untaken cluster sits beyond the new swing
+                nearest = min(live, key=lambda cl: side * cl["take"])  # the one the market reaches first
+                assert side * nearest["take"] >= side * price  # every untaken cluster sits beyond the new swing
                 members = nearest["members"] + [price]
-                level = max(members) if side == 1 else min(members)
-                far = min(members) if side == 1 else max(members)
-                if sign * (level - far) <= tol * abs(level):
+                if fits(side, members):
+                    level = max(members) if side == 1 else min(members)
                     nearest.update(members=members, level=level, take=level)
                     reports[(side, i)] = (len(members), level, nearest["id"], i)
                     continue
-            live.append({"members": [price], "level": price, "take": price + sign * tol * abs(price), "id": pivot})
+            take = price / (1 - tol) if side == 1 else price / (1 + tol)
+            live.append({"members": [price], "level": price, "take": take, "id": pivot})
         for side, extreme in ((1, h[i]), (-1, lo[i])):
             taken = [cl for cl in clusters[side] if side * extreme > side * cl["take"]]
             for cl in sorted(taken, key=lambda cl: side * cl["take"]):
@@ -381,6 +386,9 @@ def test_empty_bars_and_bad_arguments() -> None:
     assert err.value.field == "swing_length"
     with pytest.raises(ValidationError) as err:
         compute_structure(bars, equal_tolerance=-0.1)
+    assert err.value.field == "equal_tolerance"
+    with pytest.raises(ValidationError) as err:
+        compute_structure(bars, equal_tolerance=1.0)
     assert err.value.field == "equal_tolerance"
     with pytest.raises(ValidationError):
         summarize_structure(bars, compute_structure(bars.slice(0, 3)))

@@ -3,17 +3,18 @@
 Resting orders cluster just beyond equal highs (buy-side liquidity: buy stops of shorts and
 breakout buyers) and equal lows (sell-side). Definitions, with ``tol`` the relative tolerance:
 
-- **pool**: two or more confirmed swing highs (see ``swings``) whose prices all lie within
-  ``tol`` of the highest one (``level - lowest <= tol * level``), none of them taken yet. Its
-  **level** is its highest price. Mirror image for swing lows (level: the lowest price).
+- **pool**: two or more confirmed swing highs (see ``swings``), none of them taken yet, whose
+  prices all lie within ``tol`` below the highest one, the pool's **level**: every member is at
+  least ``level * (1 - tol)``. Mirror image for swing lows: the level is the lowest price and
+  every member is at most ``level * (1 + tol)``.
 - **cluster**: a newly confirmed swing high joins the nearest untaken cluster at or above it
-  when the cluster stays within tolerance, else it starts a cluster of its own. A pool is a
+  when all members then fit the tolerance, else it starts a cluster of its own. A pool is a
   cluster of two or more; it is reported at the confirmation bar of the swing that makes or
   grows it (level, count, and its id: the pivot of its first swing).
 - **taken**: a pool is taken by the first bar whose high is above its level (low below, for
-  sell-side). A lone swing is taken only by a bar beyond it by more than the tolerance, so a
-  second high a hair above the first (within ``tol``) still pairs with it as relatively equal
-  highs.
+  sell-side). A lone swing high ``h`` is taken only by a bar above ``h / (1 - tol)``, the
+  highest price a later swing could have and still pair with it (``l / (1 + tol)`` for a lone
+  swing low), so a second high a hair above the first still makes relatively equal highs.
 - **sweep**: the bar that takes a pool and closes back on the near side of its level
   (``close < level`` for buy-side, ``close > level`` for sell-side); a run when it closes
   beyond. Either way the pool ends: a row ``(bar, side, id, swept)`` of the ends table, side +1
@@ -78,39 +79,39 @@ def _liquidity(
     for i in range(n):
         if swing_high_pivot[i] >= 0:
             h = swing_high[i]
-            level = max(b_level[nb - 1], h) if nb > 0 else h
-            if nb > 0 and level - min(b_far[nb - 1], h) <= tol * abs(level):
-                top = nb - 1
-                b_level[top] = level
-                b_take[top] = level
-                b_far[top] = min(b_far[top], h)
-                b_count[top] += 1
-                pool_high[i] = b_level[top]
-                pool_high_count[i] = b_count[top]
-                pool_high_id[i] = b_id[top]
+            e = nb - 1
+            if nb > 0 and min(b_far[e], h) >= max(b_level[e], h) * (1.0 - tol):
+                b_level[e] = max(b_level[e], h)
+                b_far[e] = min(b_far[e], h)
+                b_take[e] = b_level[e]
+                b_count[e] += 1
+                pool_high[i] = b_level[e]
+                pool_high_count[i] = b_count[e]
+                pool_high_id[i] = b_id[e]
             else:
                 b_level[nb] = h
-                b_take[nb] = h + tol * abs(h)
                 b_far[nb] = h
+                # the highest price a second swing could have and still pair with this one;
+                # never above the previous cluster's (it is, up to float rounding)
+                b_take[nb] = min(h / (1.0 - tol), b_take[e]) if nb > 0 else h / (1.0 - tol)
                 b_count[nb] = 1
                 b_id[nb] = swing_high_pivot[i]
                 nb += 1
         if swing_low_pivot[i] >= 0:
             lo = swing_low[i]
-            level = min(s_level[ns - 1], lo) if ns > 0 else lo
-            if ns > 0 and max(s_far[ns - 1], lo) - level <= tol * abs(level):
-                top = ns - 1
-                s_level[top] = level
-                s_take[top] = level
-                s_far[top] = max(s_far[top], lo)
-                s_count[top] += 1
-                pool_low[i] = s_level[top]
-                pool_low_count[i] = s_count[top]
-                pool_low_id[i] = s_id[top]
+            e = ns - 1
+            if ns > 0 and max(s_far[e], lo) <= min(s_level[e], lo) * (1.0 + tol):
+                s_level[e] = min(s_level[e], lo)
+                s_far[e] = max(s_far[e], lo)
+                s_take[e] = s_level[e]
+                s_count[e] += 1
+                pool_low[i] = s_level[e]
+                pool_low_count[i] = s_count[e]
+                pool_low_id[i] = s_id[e]
             else:
                 s_level[ns] = lo
-                s_take[ns] = lo - tol * abs(lo)
                 s_far[ns] = lo
+                s_take[ns] = max(lo / (1.0 + tol), s_take[e]) if ns > 0 else lo / (1.0 + tol)
                 s_count[ns] = 1
                 s_id[ns] = swing_low_pivot[i]
                 ns += 1
@@ -157,8 +158,8 @@ def liquidity(
     ``sweep_high`` (the highest buy-side level swept at this bar) and ``sweep_low`` (the lowest
     sell-side level), NaN where none. Plus the int64 ``(m, 4)`` ends table described above.
     """
-    if not tolerance >= 0:
-        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance must be in [0, 1), got {tolerance}")
     swing_high, high_pivot, swing_low, low_pivot = swings
     return _liquidity(
         np.ascontiguousarray(high, dtype=np.float64),

@@ -23,6 +23,7 @@ __all__ = [
     "Trend",
     "Volatility",
     "VolumeView",
+    "clamp",
     "cluster_levels",
     "market_condition",
     "trend_of",
@@ -33,6 +34,11 @@ __all__ = [
 ConditionType = Literal["Trending Up", "Trending Down", "Sideways"]
 Phase = Literal["Active Trading", "Consolidation", "Breakout"]
 TREND_THRESHOLD = 0.05  # the seed: "price change > 5%" is a trend
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    """``np.clip`` for one number, without numpy's per-call overhead on the hot path."""
+    return float(min(max(value, low), high))
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ def trend_of(bars: Bars, ind: IndicatorSnapshot) -> Trend:
         votes.append(1.0 if close > mid else -1.0)
     momentum = float(close / bars.close[-6] - 1) if len(bars) >= 6 else None
     score = float(np.mean(votes)) if votes else 0.0
-    strength = 0.0 if adx is None else float(np.clip((adx - 10) / 40, 0, 1))
+    strength = 0.0 if adx is None else clamp((adx - 10) / 40, 0, 1)
     if momentum is not None and score != 0 and np.sign(momentum) != np.sign(score):
         score *= 0.5  # the averages still point one way but price has turned
     return Trend(score, strength, fast, mid, slow, adx, momentum)

@@ -144,8 +144,8 @@ def compute_structure(bars: Bars, *, swing_length: int = 5, equal_tolerance: flo
     """
     if isinstance(swing_length, bool) or not isinstance(swing_length, (int, np.integer)) or swing_length < 1:
         raise ValidationError(f"swing_length must be an integer >= 1, got {swing_length!r}", field="swing_length")
-    if not (np.isfinite(equal_tolerance) and equal_tolerance >= 0):
-        raise ValidationError(f"equal_tolerance must be >= 0, got {equal_tolerance!r}", field="equal_tolerance")
+    if not 0 <= equal_tolerance < 1:
+        raise ValidationError(f"equal_tolerance must be in [0, 1), got {equal_tolerance!r}", field="equal_tolerance")
     open_, high, low, close = (np.ascontiguousarray(c, dtype=np.float64) for c in bars[1:5])
     swings = swing_points(high, low, int(swing_length))
     trend, bos, choch, level, pivot, ob_dir, ob_top, ob_bottom, ob_candle, ob_invalidations = structure_breaks(

@@ -21,6 +21,7 @@ from tradewind.analysis.market import (
     Trend,
     Volatility,
     VolumeView,
+    clamp,
     cluster_levels,
     market_condition,
     trend_of,
@@ -78,7 +79,7 @@ def _rsi_vote(ind: IndicatorSnapshot) -> tuple[float, str]:
     rsi = ind["rsi_14"]
     if rsi is None:
         return 0.0, f"RSI 14 needs {MIN_CANDLES['rsi_14']} candles"
-    vote = float(np.clip((50 - rsi) / 20, -1, 1)) if (rsi < 40 or rsi > 60) else 0.0
+    vote = clamp((50 - rsi) / 20, -1, 1) if (rsi < 40 or rsi > 60) else 0.0
     state = "oversold" if rsi < 30 else "overbought" if rsi > 70 else "weak" if rsi < 40 else "strong" if rsi > 60 else "neutral"
     return vote, f"RSI 14 {rsi:.1f} ({state})"
 
@@ -88,7 +89,7 @@ def _macd_vote(ind: IndicatorSnapshot) -> tuple[float, str]:
     if hist is None or macd is None or signal is None:
         return 0.0, f"MACD needs {MIN_CANDLES['macd_hist']} candles"
     scale = 0.1 * atr if atr else abs(macd) or 1.0
-    vote = float(np.clip(hist / scale, -1, 1))
+    vote = clamp(hist / scale, -1, 1)
     side = "above" if macd > signal else "below"
     return vote, f"MACD {_fmt(macd)} {side} its signal {_fmt(signal)} (histogram {_fmt(hist)})"
 
@@ -99,7 +100,7 @@ def _bollinger_vote(bars: Bars, ind: IndicatorSnapshot) -> tuple[float, str]:
         return 0.0, f"Bollinger Bands need {MIN_CANDLES['bb_upper']} candles"
     close = float(bars.close[-1])
     percent_b = (close - lower) / (upper - lower)
-    vote = float(np.clip(1 - 2 * percent_b, -1, 1))
+    vote = clamp(1 - 2 * percent_b, -1, 1)
     if abs(vote) < 0.4:
         vote = 0.0
     return vote, f"close at %B {percent_b:.2f} between {_fmt(lower)} and {_fmt(upper)}"
@@ -109,9 +110,9 @@ def _volume_vote(bars: Bars, view: VolumeView) -> tuple[float, str]:
     if view.ratio is None or len(bars) < 6:
         return 0.0, "volume needs 20 candles"
     direction = float(np.sign(bars.close[-1] - bars.close[-6]))
-    vote = direction * float(np.clip(view.ratio - 1, 0, 1))
+    vote = direction * clamp(view.ratio - 1, 0, 1)
     if view.up_share is not None:
-        vote = 0.5 * vote + 0.5 * float(np.clip((view.up_share - 0.5) * 4, -1, 1))
+        vote = 0.5 * vote + 0.5 * clamp((view.up_share - 0.5) * 4, -1, 1)
     return vote, view.description
 
 
@@ -139,7 +140,7 @@ def _structure_vote(bars: Bars, summary: StructureSummary) -> tuple[float, str]:
         side = str(sweep.get("side", ""))
         vote += 0.2 if side.startswith("sell") else -0.2 if side.startswith("buy") else 0.0
         parts.append(f"{side} liquidity swept at {_fmt(sweep.get('level'))}")
-    return float(np.clip(vote, -1, 1)), "; ".join(parts) if parts else "no confirmed structure yet"
+    return clamp(vote, -1, 1), "; ".join(parts) if parts else "no confirmed structure yet"
 
 
 def view_timeframe(timeframe: Timeframe, bars: Bars, strategies: tuple[str, ...]) -> TimeframeView:
@@ -197,8 +198,8 @@ class RulesAnalyst:
         levels = self._levels(views, entry)
         stop, take = self._stops(direction, entry, primary, levels)
         strategy_scores = self._strategy_scores(views, weights)
-        market_risk = float(np.clip(((primary.volatility.relative or 1.0) - 0.6) / 1.2, 0, 1))
-        technical_risk = float(np.clip(1 - abs(score) * agreement, 0, 1))
+        market_risk = clamp(((primary.volatility.relative or 1.0) - 0.6) / 1.2, 0, 1)
+        technical_risk = clamp(1 - abs(score) * agreement, 0, 1)
         overall = (technical_risk + market_risk) / 2
         size = self._position_size(direction, entry, stop, request.risk_level)
         longest = views[-1]
@@ -207,12 +208,12 @@ class RulesAnalyst:
         return Signal(
             symbol=request.symbol,
             signal=direction,  # type: ignore[arg-type]
-            confidence=round(float(np.clip(confidence, 0.0, 1.0)), 4),
+            confidence=round(clamp(confidence, 0.0, 1.0), 4),
             reasoning=reasoning,
             strategy_scores=strategy_scores,
             market_analysis=MarketAnalysis(
                 trend_direction=trend_direction,  # type: ignore[arg-type]
-                trend_strength=round(float(np.clip(abs(longest.trend.score) * (0.5 + 0.5 * longest.trend.strength), 0, 1)), 4),
+                trend_strength=round(clamp(abs(longest.trend.score) * (0.5 + 0.5 * longest.trend.strength), 0, 1), 4),
                 support_levels=levels[0],
                 resistance_levels=levels[1],
                 volatility_level=primary.volatility.level,
@@ -330,8 +331,8 @@ class RulesAnalyst:
             event = longest.structure.last_event
             characteristics.append(f"last {event['direction']} {event['type']} {event['bars_ago']} bars ago")
         ranked = self.strategy_recommendations(request, views=views)
-        confidence = float(np.clip(abs(change) / (2 * 0.05), 0, 1)) if condition != "Sideways" else float(
-            np.clip(1 - abs(change) / 0.05, 0, 1))
+        confidence = clamp(abs(change) / (2 * 0.05), 0, 1) if condition != "Sideways" else float(
+            clamp(1 - abs(change) / 0.05, 0, 1))
         return {
             "condition_type": condition,
             "confidence": round(0.5 + 0.5 * confidence, 4),
@@ -346,7 +347,7 @@ class RulesAnalyst:
         views = views or self.views(request)
         longest = views[-1]
         adx = longest.trend.adx or 0.0
-        trending = float(np.clip((adx - 15) / 20, 0, 1))
+        trending = clamp((adx - 15) / 20, 0, 1)
         low_vol = 1.0 if longest.volatility.level == "Low" else 0.5 if longest.volatility.level == "Medium" else 0.2
         fit = {
             "MACD Strategy": (0.4 + 0.5 * trending, f"ADX {_fmt(adx)}: trend following {'suits' if trending > 0.5 else 'struggles in'} this market"),
@@ -359,7 +360,7 @@ class RulesAnalyst:
         out = []
         for name in request.selected_strategies:
             score, why = fit[name]
-            score = round(float(np.clip(score, 0, 1)), 4)
+            score = round(clamp(score, 0, 1), 4)
             out.append({
                 "strategy_name": name,
                 "suitability_score": score,
