@@ -6,7 +6,10 @@ import asyncio
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+import numpy as np
+import orjson
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import Response
 
 from tradewind import __version__
 from tradewind.api.ai_schemas import (
@@ -16,6 +19,8 @@ from tradewind.api.ai_schemas import (
     StrategyRecommendationsBody,
 )
 from tradewind.api.deps import ContainerDep
+from tradewind.api.request_route import RequestRoute, parse_body, request_body
+from tradewind.bootstrap import Container
 from tradewind.domain.errors import Forbidden
 from tradewind.domain.signal import STRATEGIES
 
@@ -41,20 +46,30 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def _rows(body: AnalyzeBody | StrategyRecommendationsBody | MarketConditionBody) -> dict[str, list[tuple]] | None:
+def _rows(body: AnalyzeBody | StrategyRecommendationsBody | MarketConditionBody) -> dict[str, np.ndarray] | None:
+    """Each timeframe's candles as one ``(n, 6)`` float array: timestamp, open, high, low, close, volume."""
     if body.timeframe_data is None:
         return None
     return {
-        key: [(c.timestamp, c.open, c.high, c.low, c.close, c.volume) for c in candles]
+        key: np.array(
+            [[c["timestamp"], c["open"], c["high"], c["low"], c["close"], c["volume"]] for c in candles],
+            dtype=np.float64,
+        ).reshape(-1, 6)
         for key, candles in body.timeframe_data.items()
     }
 
 
-@router.post("/analyze", summary="Analyse a symbol: a Long/Short/Neutral signal with levels, stored with a signal_id")
-async def analyze(body: AnalyzeBody, container: ContainerDep) -> dict[str, Any]:
+async def analyze(request: Request) -> Response:
+    """Analyse a symbol: a Long/Short/Neutral signal with levels, stored with a ``signal_id``.
+
+    The body is parsed straight from bytes by pydantic (``AnalyzeBody``, documented in OpenAPI):
+    several times faster than FastAPI's generic path for a payload of hundreds of candles.
+    """
+    container: Container = request.app.state.container
+    body = parse_body(AnalyzeBody, await request.body())
     context = body.strategy_context
-    result = await asyncio.to_thread(
-        container.signals.analyze_payload,
+    signals = container.signals
+    analysis = signals.request_from_payload(
         symbol=body.symbol,
         timeframe_data=_rows(body),
         current_price=body.current_price,
@@ -63,7 +78,18 @@ async def analyze(body: AnalyzeBody, container: ContainerDep) -> dict[str, Any]:
         risk_level=context.risk_level if context else None,
         market_condition=context.market_condition if context else None,
     )
-    return result.document
+    result = signals.cached_result(analysis.symbol) or await asyncio.to_thread(signals.analyze, analysis, use_cache=False)
+    return Response(orjson.dumps(result.document), media_type="application/json")
+
+
+router.add_api_route(
+    "/analyze",
+    analyze,
+    methods=["POST"],
+    summary="Analyse a symbol: a Long/Short/Neutral signal with levels, stored with a signal_id",
+    openapi_extra=request_body(AnalyzeBody),
+    route_class_override=RequestRoute,
+)
 
 
 @router.get("/info", summary="Analyst, timeframes, symbols and capabilities")

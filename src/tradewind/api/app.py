@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from tradewind import __version__
 from tradewind.api import ai, service_info, streamer
 from tradewind.api.errors import install_error_handlers
+from tradewind.api.request_route import openapi_models
 from tradewind.bootstrap import Container, build_container
 from tradewind.settings import Settings
 
@@ -40,4 +42,24 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.include_router(service_info.router)
     app.include_router(streamer.router)
     app.include_router(ai.router)
+    _document_request_bodies(app)
     return app
+
+
+def _document_request_bodies(app: FastAPI) -> None:
+    """Add the models of ``RequestRoute`` bodies to the OpenAPI components they reference."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, model in openapi_models.items():
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for definition, body in model_schema.pop("$defs", {}).items():
+                components.setdefault(definition, body)
+            components.setdefault(name, model_schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -43,6 +43,7 @@ async def health(container: ContainerDep) -> Response:
             "gpt4_available": False,
             "api_key_configured": False,
             "llm": {"configured": False, "available": False, "model": None},
+            "analyst": container.signals.analyst.name,
             "mongodb_connected": connected,
             "database": {"dialect": container.engine.dialect.name, "connected": connected},
             "streamer": {"state": runtime.state, "feed": runtime.feed.name, "error": runtime.error},
@@ -58,9 +59,20 @@ async def root(container: ContainerDep) -> Response:
         {
             "service": SERVICE_NAME,
             "version": __version__,
-            "description": "Self-hosted AI trading analyst: multi-timeframe candles from a live or synthetic "
-            "feed, stored in a SQL database, served over HTTP.",
+            "description": "Self-hosted AI trading analyst: multi-timeframe candles, TA-Lib indicators and "
+            "smart-money structure, a rule-based analyst whose signals are stored and scored against what the "
+            "market did next.",
             "endpoints": {
+                "analyze": "POST /ai/analyze - Long/Short/Neutral signal from the rule-based analyst (stored, with signal_id)",
+                "strategy_recommendations": "POST /ai/strategy-recommendations - Get strategy recommendations",
+                "market_condition": "POST /ai/market-condition - Analyze market conditions",
+                "feedback": "POST /ai/feedback - Send feedback on a stored signal",
+                "performance": "GET /ai/performance - Accuracy and calibration measured from signal outcomes",
+                "info": "GET /ai/info - Analyst and capabilities",
+                "strategies": "GET /ai/strategies - Supported strategies",
+                "signal": "GET /ai/signals/{signal_id} - A stored signal with its outcome and feedback",
+                "storage_stats": "GET /ai/storage/stats - View storage statistics",
+                "clear_storage": "POST /ai/storage/clear - Clear analysis storage (admin)",
                 "streamer_candles": "GET /streamer/candles/{symbol}/{timeframe}?limit=50&format=dict - Candles from the streamer buffer",
                 "streamer_status": "GET /streamer/status - Streamer state and metrics",
                 "streamer_available": "GET /streamer/available - Symbols and timeframes",

@@ -100,6 +100,18 @@ def check_bars(bars: Bars, *, field: str) -> None:
     n = len(bars)
     if n == 0:
         raise InvalidCandle(f"{field} must hold at least one candle", field=field)
+    with np.errstate(invalid="ignore"):
+        prices = (bars.open, bars.high, bars.low, bars.close)
+        fine = bool(
+            np.isfinite(bars.open).all() and np.isfinite(bars.high).all() and np.isfinite(bars.low).all()
+            and np.isfinite(bars.close).all() and np.isfinite(bars.volume).all()
+            and min(float(p.min()) for p in prices) > 0 and float(bars.volume.min()) >= 0
+            and (bars.high >= np.maximum(bars.open, bars.close)).all()
+            and (bars.low <= np.minimum(bars.open, bars.close)).all()
+            and (n == 1 or (bars.time[1:] > bars.time[:-1]).all())
+        )
+    if fine:  # the common case costs a handful of vector operations; only bad input pays for the search
+        return
     checks = (
         ("open", ~np.isfinite(bars.open) | (bars.open <= 0), "must be a positive finite number"),
         ("high", ~np.isfinite(bars.high) | (bars.high <= 0), "must be a positive finite number"),
@@ -121,7 +133,7 @@ def check_bars(bars: Bars, *, field: str) -> None:
             i = int(order[0]) + 1
             kind = "duplicate" if bars.time[i] == bars.time[i - 1] else "unsorted"
             first = (i, "timestamp", f"is {kind}: not after the previous candle's")
-    if first is not None:
-        i, column, reason = first
-        value = int(bars.time[i]) if column == "timestamp" else float(getattr(bars, column)[i])
-        raise InvalidCandle(f"{field}[{i}].{column} {reason} (got {value!r})", field=f"{field}[{i}].{column}", row=i)
+    assert first is not None
+    i, column, reason = first
+    value = int(bars.time[i]) if column == "timestamp" else float(getattr(bars, column)[i])
+    raise InvalidCandle(f"{field}[{i}].{column} {reason} (got {value!r})", field=f"{field}[{i}].{column}", row=i)

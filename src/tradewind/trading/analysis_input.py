@@ -24,7 +24,7 @@ __all__ = ["RISK_LEVELS", "bars_from_rows", "build_request", "check_strategies"]
 RISK_LEVELS: tuple[RiskLevel, ...] = ("Conservative", "Moderate", "Aggressive")
 
 
-def bars_from_rows(rows: Sequence[Sequence[float]]) -> Bars:
+def bars_from_rows(rows: Sequence[Sequence[float]] | np.ndarray) -> Bars:
     """Rows of ``(timestamp_ms, open, high, low, close, volume)`` as Bars (time in seconds)."""
     array = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
     times_ms = array[:, 0]
@@ -70,7 +70,7 @@ def build_request(
             raise ValidationError(f"timeframe {timeframe.value} is given twice", field=field)
         if len(rows) > max_candles:
             raise ValidationError(f"at most {max_candles} candles per timeframe, got {len(rows)}", field=field)
-        bars = bars_from_rows(rows) if rows else bars_from_rows([])
+        bars = bars_from_rows(rows)
         check_bars(bars, field=field)
         candles[timeframe] = bars
     if current_price is not None:

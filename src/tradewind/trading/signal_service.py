@@ -178,15 +178,24 @@ class SignalService:
         }
 
     # --- analysis ----------------------------------------------------------------------------
+    def cached_result(self, symbol: str) -> AnalysisResult | None:
+        """The seed's cache: a stored analysis of ``symbol`` younger than the TTL, marked [RECENT]."""
+        if self.cache_ttl_seconds <= 0:
+            return None
+        cached = self._cached(symbol)
+        if cached is None:
+            return None
+        document = dict(cached.analysis)
+        document["reasoning"] = RECENT_PREFIX + str(document.get("reasoning", ""))
+        document["cached"] = True
+        return AnalysisResult(cached.signal_id, document, True, None)
+
     def analyze(self, request: AnalysisRequest, *, use_cache: bool = True) -> AnalysisResult:
         """Analyse, store and announce; a fresh stored result for the symbol answers instead."""
-        if use_cache and self.cache_ttl_seconds > 0:
-            cached = self._cached(request.symbol)
-            if cached is not None:
-                document = dict(cached.analysis)
-                document["reasoning"] = RECENT_PREFIX + str(document.get("reasoning", ""))
-                document["cached"] = True
-                return AnalysisResult(cached.signal_id, document, True, None)
+        if use_cache:
+            hit = self.cached_result(request.symbol)
+            if hit is not None:
+                return hit
         signal = self.analyst.analyze(request)
         primary = min(request.candles, key=lambda tf: tf.seconds)
         bars = request.candles[primary]
