@@ -3,10 +3,11 @@
 Per timeframe it reads TA-Lib indicators, smart-money structure and the market condition, turns
 each into a vote in [-1, 1] (bullish positive), and weighs them: trend 0.35, structure 0.20,
 the selected strategies 0.45 between them; longer timeframes weigh more (1, 1.5, 2 for three).
-The signal is Long or Short when the weighted score passes +-0.15, else Neutral. Confidence is a
-monotone map of how far the score is from the threshold, discounted when timeframes disagree; how
-well it is calibrated is measured by ``/ai/performance``, not assumed. The reasoning cites the
-numbers and structure each vote came from.
+The signal is Long or Short when the weighted score passes +-0.15, else Neutral. Confidence is
+the hit rate measured for signals of that class and strength on real history
+(``analysts.calibration``), so a Long at 0.36 means about a third of such Longs reached their
+target first; ``/ai/performance`` keeps measuring it. The reasoning cites the numbers and
+structure each vote came from.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tradewind.analysis.market import (
 )
 from tradewind.analysis.structure import StructureSummary, summarize_structure
 from tradewind.analysts.base import AnalysisRequest
+from tradewind.analysts.calibration import DEFAULT_CALIBRATION, Calibration
 from tradewind.domain.bars import Bars
 from tradewind.domain.signal import MarketAnalysis, RiskAssessment, Signal
 from tradewind.domain.timeframe import Timeframe
@@ -169,8 +171,9 @@ class RulesAnalyst:
 
     name = "rules"
 
-    def __init__(self, *, window: int = 500) -> None:
+    def __init__(self, *, window: int = 500, calibration: Calibration = DEFAULT_CALIBRATION) -> None:
         self.window = window
+        self.calibration = calibration
 
     def views(self, request: AnalysisRequest) -> list[TimeframeView]:
         ordered = sorted(request.candles, key=lambda tf: tf.seconds)
@@ -187,11 +190,7 @@ class RulesAnalyst:
         score = float(np.average(tf_scores, weights=weights))
         agreement = float(np.mean(np.sign(tf_scores) == np.sign(score))) if score != 0 else 1.0
         direction = "Long" if score > THRESHOLD else "Short" if score < -THRESHOLD else "Neutral"
-        if direction == "Neutral":
-            confidence = 0.5 + 0.35 * (1 - abs(score) / THRESHOLD)
-        else:
-            confidence = 0.5 + 0.45 * min(1.0, (abs(score) - THRESHOLD) / (1 - THRESHOLD)) ** 0.7
-            confidence *= 0.85 + 0.15 * agreement
+        confidence = self.calibration.probability(direction, abs(score))
         primary = views[0]
         close = float(primary.bars.close[-1])
         entry = request.current_price or close
@@ -204,7 +203,8 @@ class RulesAnalyst:
         size = self._position_size(direction, entry, stop, request.risk_level)
         longest = views[-1]
         trend_direction = "Bullish" if longest.trend.score > 0.3 else "Bearish" if longest.trend.score < -0.3 else "Sideways"
-        reasoning = self._reasoning(views, tf_scores, score, direction, levels, stop, take, entry)
+        reasoning = self._reasoning(views, tf_scores, score, direction, levels, stop, take, entry, confidence,
+                                    self.calibration.source.split(" (")[0])
         return Signal(
             symbol=request.symbol,
             signal=direction,  # type: ignore[arg-type]
@@ -294,7 +294,7 @@ class RulesAnalyst:
     @staticmethod
     def _reasoning(views: list[TimeframeView], tf_scores: np.ndarray, score: float, direction: str,
                    levels: tuple[tuple[float, ...], tuple[float, ...]], stop: float | None, take: float | None,
-                   entry: float) -> str:
+                   entry: float, confidence: float, calibration: str) -> str:
         lines = []
         for view, tf_score in zip(views, tf_scores):
             t = view.trend
@@ -310,6 +310,7 @@ class RulesAnalyst:
             )
         support, resistance = levels
         decision = f"Weighted score {score:+.2f} (threshold +-{THRESHOLD}) -> {direction}."
+        decision += f" Confidence {confidence:.2f}: the measured hit rate of such signals ({calibration})."
         if stop is not None and take is not None:
             decision += f" Entry {_fmt(entry)}, stop {_fmt(stop)}, target {_fmt(take)}."
         decision += f" Support {', '.join(map(_fmt, support)) or 'none found'}; resistance {', '.join(map(_fmt, resistance)) or 'none found'}."
