@@ -71,3 +71,20 @@ def test_import_bad_arguments(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--timeframe" in result.stderr
     missing = tradewind("data", "import", str(tmp_path / "nope.csv"), "--symbol", "ETHBTC", "--timeframe", "5m", tmp_path=tmp_path)
     assert missing.returncode == 2 and "not found" in missing.stderr
+
+
+def test_evaluate_replays_history_and_prints_the_report(tmp_path: Path) -> None:
+    result = tradewind("evaluate", "--data", str(DATA / "ETH_BTC-5m.json"), "--symbol", "ETH/BTC", "--timeframe", "5m",
+                       "--higher", "1h,4h", "--step", "10", "--json", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    assert report["predictions_made"] == len(range(99, 5760, 10))
+    assert report["resolved"] + report["open"] == report["predictions_made"] and report["resolved"] > 500
+    assert 0 <= report["accuracy"] <= 1 and 0 <= report["brier_score"] <= 1
+    assert set(report["by_analyst"]) == {"rules"}
+    table = tradewind("evaluate", "--data", str(DATA / "ETH_BTC-5m.json"), "--symbol", "ETHBTC", "--timeframe", "M5",
+                      "--step", "50", tmp_path=tmp_path)
+    assert table.returncode == 0 and "brier score" in table.stdout and "Long: precision / recall" in table.stdout
+    bad = tradewind("evaluate", "--data", str(DATA / "ETH_BTC-5m.json"), "--symbol", "ETHBTC", "--timeframe", "5m",
+                    "--higher", "7m", tmp_path=tmp_path)
+    assert bad.returncode == 2 and "--higher" in bad.stderr
