@@ -189,8 +189,8 @@ def test_every_detector_matches_its_brute_force_reference(bars: Bars, length: in
     a = compute_structure(bars, swing_length=length, equal_tolerance=tol)
     sw = ref_swings(h, lo, length)
     assert a.swing_high_pivot.tolist() == sw["shp"] and a.swing_low_pivot.tolist() == sw["slp"]
-    assert [None if x != x else x for x in a.swing_high.tolist()] == sw["sh"]
-    assert [None if x != x else x for x in a.swing_low.tolist()] == sw["sl"]
+    assert [None if np.isnan(x) else x for x in a.swing_high.tolist()] == sw["sh"]
+    assert [None if np.isnan(x) else x for x in a.swing_low.tolist()] == sw["sl"]
 
     gaps, mitigations = ref_gaps(h, lo)
     at = np.flatnonzero(a.fvg_dir)
@@ -439,7 +439,7 @@ def test_fair_value_gaps_agree_with_smartmoneyconcepts(real: tuple[Bars, Structu
     # Mitigation: they count a touch of the edge (<=) and write it back into the formation row;
     # we need a trade inside the gap (<) and report it as an event of the mitigating bar.
     their_bar = theirs["MitigatedIndex"].to_numpy()[at].astype(np.int64)  # 0 means never
-    our_bar = dict((gap, bar) for bar, gap in a.fvg_mitigations.tolist())
+    our_bar = {gap: bar for bar, gap in a.fvg_mitigations.tolist()}
     ours_at = np.array([our_bar.get(int(i) + 1, 0) for i in at])
     touch = []
     for i in at + 1:

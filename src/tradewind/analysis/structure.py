@@ -40,11 +40,11 @@ _DIRECTION = {1: "bullish", -1: "bearish"}
 _SIDE = {1: "buy-side", -1: "sell-side"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StructureArrays:
     """Per-bar arrays (all ``len(bars)`` long) and event tables (rows ordered by bar).
 
-    Direction codes are int8: +1 bullish / buy-side / premium, -1 bearish / sell-side /
+    Compare two with ``numpy.array_equal`` per field, not ``==``. Direction codes are int8: +1 bullish / buy-side / premium, -1 bearish / sell-side /
     discount, 0 none. Prices are float64 with NaN where none; indices int64 with -1 where none.
     """
 
