@@ -32,6 +32,11 @@ test: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/candles_http.py
+	$(PY) bench/indicators.py
+	$(PY) bench/smc.py
+	$(PY) bench/analysis.py
+	$(PY) bench/analyze_http.py
+	$(PY) bench/calibration.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
