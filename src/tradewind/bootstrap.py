@@ -7,7 +7,6 @@ code with a simulated clock, another feed or another database.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -19,7 +18,7 @@ from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.ports import CandleFeed
 from tradewind.market.recorder import CandleRecorder
-from tradewind.market.runtime import StreamerRuntime
+from tradewind.market.runtime import StreamerRuntime, cancel_tasks
 from tradewind.market.service import StreamerService
 from tradewind.market.streamer import MultiTimeframeStreamer
 from tradewind.settings import Settings
@@ -57,12 +56,7 @@ class Container:
         self._tasks.append(asyncio.create_task(self._score_outcomes(), name="outcome-scoring"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await cancel_tasks(self._tasks)
         await self.runtime.stop()
         self.engine.dispose()
 

@@ -22,11 +22,21 @@ from tradewind.domain.bars import bars_from_candles
 from tradewind.market.recorder import CandleRecorder
 from tradewind.market.streamer import MultiTimeframeStreamer
 
-__all__ = ["StreamerRuntime"]
+__all__ = ["StreamerRuntime", "cancel_tasks"]
 
 log = logging.getLogger(__name__)
 
 State = Literal["initializing", "running", "failed", "stopped"]
+
+
+async def cancel_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel background tasks, wait for each to end (whatever it raised) and forget them."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    tasks.clear()
 
 
 class StreamerRuntime:
@@ -75,12 +85,7 @@ class StreamerRuntime:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await cancel_tasks(self._tasks)
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.recorder is not None:
