@@ -22,7 +22,9 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     (tmp_path / ".env").write_text("TRADEWIND_BUFFER_SIZE=64\nTRADEWIND_FEED=replay\n")
     monkeypatch.setenv("TRADEWIND_SYMBOLS", "btc/usdt, eth-usdt,BTCUSDc")
     monkeypatch.setenv("TRADEWIND_TIMEFRAMES", "H1,1m,m5,1h")
+    monkeypatch.setenv("TRADEWIND_OUTCOME_HORIZONS", '{"H1": 43200, "5m": 600}')
     settings = Settings()
+    assert settings.outcome_horizons == {Timeframe.H1: 43200, Timeframe.M5: 600}
     assert settings.symbols == ["BTCUSDT", "ETHUSDT", "BTCUSDc"]
     assert settings.timeframes == [Timeframe.M1, Timeframe.M5, Timeframe.H1]
     assert (settings.buffer_size, settings.feed) == (64, "replay")
@@ -37,6 +39,8 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         ("TRADEWIND_DATABASE_URL", "mysql://x", "TRADEWIND_DATABASE_URL"),
         ("TRADEWIND_FEED", "mt5", "TRADEWIND_FEED"),
         ("TRADEWIND_PORT", "99999", "TRADEWIND_PORT"),
+        ("TRADEWIND_OUTCOME_HORIZONS", '{"1h": -5}', "TRADEWIND_OUTCOME_HORIZONS"),
+        ("TRADEWIND_OUTCOME_HORIZONS", '{"2h": 60}', "'2h'"),
     ],
 )
 def test_invalid_settings_are_described_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, needle: str) -> None:

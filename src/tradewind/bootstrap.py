@@ -26,6 +26,7 @@ from tradewind.storage.candles import SqlCandleStore
 from tradewind.storage.db import create_engine_for
 from tradewind.storage.migrate import upgrade_database
 from tradewind.storage.signals import SqlSignalStore
+from tradewind.trading.outcomes import DEFAULT_HORIZONS
 from tradewind.trading.signal_service import SignalService
 
 __all__ = ["Container", "build_container", "build_feed"]
@@ -145,6 +146,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         candles=store,
         clock=clock,
         cache_ttl_seconds=settings.analysis_cache_seconds,
+        horizons={**DEFAULT_HORIZONS, **settings.outcome_horizons},
         market_view=analyst,
         streamed_candles=lambda symbol: streamer_service.closed_bars(symbol, settings.analysis_timeframes),
         max_candles=settings.analysis_max_candles,

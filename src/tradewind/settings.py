@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     analysis_cache_seconds: float = Field(default=300.0, ge=0, description="the seed's 5-minute cache; 0 = off")
     analysis_max_candles: int = Field(default=5000, ge=10, le=100_000)
     analysis_max_price_deviation: float = Field(default=0.2, gt=0, le=10)
+    outcome_horizons: dict[Timeframe, int] = Field(
+        default_factory=dict, description='scoring horizon in seconds per timeframe, JSON: {"1h": 43200}'
+    )
     admin_token: SecretStr | None = None
 
     host: str = "127.0.0.1"
@@ -87,6 +90,18 @@ class Settings(BaseSettings):
                 raise ValueError("at least one timeframe is required")
             return sorted(set(parse_timeframe(item) for item in items), key=lambda tf: tf.seconds)
         return items
+
+    @field_validator("outcome_horizons", mode="before")
+    @classmethod
+    def _horizons(cls, value: object) -> object:
+        if isinstance(value, dict):
+            out: dict[Timeframe, int] = {}
+            for key, seconds in value.items():
+                if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+                    raise ValueError(f"horizon for {key} must be a positive number of seconds")
+                out[parse_timeframe(key)] = seconds
+            return out
+        return value
 
     @field_validator("replay_symbol")
     @classmethod
