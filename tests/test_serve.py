@@ -58,9 +58,9 @@ def test_serve_on_embedded_defaults_then_restart_warm(tmp_path: Path) -> None:
         available = httpx.get(f"{base}/streamer/available").json()["symbols"]
         assert list(available) == list(DEFAULT_SYMBOLS)
         assert httpx.get(f"{base}/health").json()["status"] == "healthy"
-        signal = httpx.post(f"{base}/ai/analyze", json={"symbol": "BTC/USDT"}, timeout=10).json()
-        assert signal["signal"] in ("Long", "Short", "Neutral") and signal["signal_id"].startswith("sig_")
-        assert "15m (score" in signal["reasoning"] and "4h (score" in signal["reasoning"]
+        answer = httpx.post(f"{base}/ai/analyze", json={"symbol": "BTC/USDT"}, timeout=10).json()
+        assert answer["signal"] in ("Long", "Short", "Neutral") and answer["signal_id"].startswith("sig_")
+        assert "15m (score" in answer["reasoning"] and "4h (score" in answer["reasoning"]
         assert (tmp_path / "var" / "tradewind.db").exists()
         closed_before = [c for c in hourly["candles"] if c["closed"]]
     finally:
