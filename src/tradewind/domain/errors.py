@@ -11,7 +11,9 @@
     ├── Unavailable                a component is not ready (HTTP 503)
     │   ├── StreamerNotInitialized
     │   └── StreamerNotRunning
-    └── FeedError                  a market-data feed failed (network, protocol, bad payload)
+    ├── FeedError                  a market-data feed failed (network, protocol, bad payload)
+    └── LLMError                   a language-model call failed; ``kind`` says how
+        └── LLMRateLimited         every configured key is rate limited (``retry_at``: when one frees)
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ __all__ = [
     "InvalidCandle",
     "InvalidSymbol",
     "InvalidTimeframe",
+    "LLMError",
+    "LLMRateLimited",
     "NotFound",
     "StreamerNotInitialized",
     "StreamerNotRunning",
@@ -90,3 +94,21 @@ class StreamerNotRunning(Unavailable):
 
 class FeedError(TradewindError):
     code = "FEED_ERROR"
+
+
+class LLMError(TradewindError):
+    """``kind``: timeout, server_error, bad_response, auth, unreachable, rate_limited, not_configured."""
+
+    code = "LLM_ERROR"
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class LLMRateLimited(LLMError):
+    code = "LLM_RATE_LIMITED"
+
+    def __init__(self, message: str = "All API keys exhausted or rate limited", *, retry_at: float | None = None) -> None:
+        super().__init__(message, kind="rate_limited")
+        self.retry_at = retry_at

@@ -1,0 +1,50 @@
+"""The language-model port: chat messages in, text out, with what the call cost.
+
+``adapters/openai_client.py`` implements it over the official ``openai`` SDK for any
+OpenAI-compatible server (OpenAI, vLLM, llama.cpp, LM Studio, Ollama). Failures raise
+``domain.errors.LLMError`` (or ``LLMRateLimited`` when every key is limited), never SDK types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = ["ChatClient", "ChatResult", "Message", "ResponseFormat"]
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+ResponseFormat = Literal["json_schema", "json_object", "text"]
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    model: str  # as the server reported it
+    latency_ms: float
+    response_format: ResponseFormat  # what the server accepted
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)  # the whole response body
+
+
+class ChatClient(Protocol):
+    model: str  # the model asked for
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        schema_name: str = "trading_signal",
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+    ) -> ChatResult:
+        """One chat completion. With ``schema`` it asks for JSON-schema output where the server
+        supports it, else JSON mode, else plain text (the caller extracts the JSON)."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """Configuration and key-pool state for health checks (never the keys themselves)."""
+        ...
