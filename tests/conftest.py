@@ -18,6 +18,10 @@ import pytest
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+# The periodic analysis (on by default, every 5 minutes) would add signals of its own to tests that
+# count them; tests that exercise it switch it on explicitly.
+os.environ.setdefault("TRADEWIND_ANALYSIS_INTERVAL_MINUTES", "0")
+
 POSTGRES_URL = os.environ.get(
     "TRADEWIND_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/tradewind_test"
 )

@@ -12,10 +12,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
+from tradewind.adapters.broadcast import BroadcastHub
 from tradewind.adapters.memory_bus import InProcessBus
+from tradewind.adapters.openai_client import OpenAIChatClient
+from tradewind.analysts.llm import LLMAnalyst
+from tradewind.analysts.pricing import DEFAULT_PRICES
 from tradewind.analysts.rules import RulesAnalyst
 from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.errors import ValidationError
+from tradewind.domain.events import CandleClosed
 from tradewind.domain.ports import CandleFeed
 from tradewind.market.recorder import CandleRecorder
 from tradewind.market.runtime import StreamerRuntime, cancel_tasks
@@ -24,12 +29,14 @@ from tradewind.market.streamer import MultiTimeframeStreamer
 from tradewind.settings import Settings
 from tradewind.storage.candles import SqlCandleStore
 from tradewind.storage.db import create_engine_for
+from tradewind.storage.decisions import SqlDecisionLog
 from tradewind.storage.migrate import upgrade_database
 from tradewind.storage.signals import SqlSignalStore
 from tradewind.trading.outcomes import DEFAULT_HORIZONS
+from tradewind.trading.scheduler import PeriodicAnalysis
 from tradewind.trading.signal_service import SignalService
 
-__all__ = ["Container", "build_container", "build_feed"]
+__all__ = ["Container", "build_container", "build_feed", "build_llm_analyst"]
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +55,20 @@ class Container:
     recorder: CandleRecorder
     streamer_service: StreamerService
     signals: SignalService
+    decisions: SqlDecisionLog  # the AI decision log
+    hub: BroadcastHub  # WebSocket fan-out (/ws)
+    scheduler: PeriodicAnalysis | None  # the periodic analysis; None when it is off
+    llm_client: OpenAIChatClient | None  # None unless TRADEWIND_ANALYST=llm
     clock: Clock = field(default_factory=SystemClock)
     outcome_interval: float = 60.0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
+        self.hub.bind(asyncio.get_running_loop())
         await self.runtime.start()
         self._tasks.append(asyncio.create_task(self._score_outcomes(), name="outcome-scoring"))
+        if self.scheduler is not None:
+            self._tasks.append(asyncio.create_task(self.scheduler.run(), name="periodic-analysis"))
 
     async def stop(self) -> None:
         await cancel_tasks(self._tasks)
@@ -139,7 +153,13 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         close_grace=_close_grace(settings),
     )
     streamer_service = StreamerService(streamer, runtime)
-    analyst = RulesAnalyst()
+    decisions = SqlDecisionLog(engine)
+    rules = RulesAnalyst()
+    llm_client, analyst = None, rules
+    if settings.analyst == "llm":
+        llm_client, analyst = build_llm_analyst(settings, decisions=decisions, rules=rules, clock=clock)
+    hub = BroadcastHub(queue_size=settings.ws_queue_size, clock=clock)
+    bus.subscribe(CandleClosed.topic, hub.on_candle_closed)
     signals = SignalService(
         analyst=analyst,
         store=SqlSignalStore(engine),
@@ -147,11 +167,42 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         clock=clock,
         cache_ttl_seconds=settings.analysis_cache_seconds,
         horizons={**DEFAULT_HORIZONS, **settings.outcome_horizons},
-        market_view=analyst,
+        market_view=rules,
         streamed_candles=lambda symbol: streamer_service.closed_bars(symbol, settings.analysis_timeframes),
         max_candles=settings.analysis_max_candles,
         max_price_deviation=settings.analysis_max_price_deviation,
+        on_signal=hub.publish_signal,
     )
+    scheduler = None
+    if settings.analysis_interval_minutes > 0:
+        scheduler = PeriodicAnalysis(
+            signals,
+            symbols=lambda: streamer.symbols,
+            interval_seconds=settings.analysis_interval_minutes * 60,
+            symbol_delay_seconds=settings.analysis_symbol_delay_seconds,
+            ready=lambda: runtime.running,
+            clock=clock,
+        )
     return Container(
-        settings, engine, store, bus, streamer, feed, runtime, recorder, streamer_service, signals, clock
+        settings, engine, store, bus, streamer, feed, runtime, recorder, streamer_service, signals, decisions, hub,
+        scheduler, llm_client, clock,
     )
+
+
+def build_llm_analyst(
+    settings: Settings, *, decisions: SqlDecisionLog, rules: RulesAnalyst, clock: Clock
+) -> tuple[OpenAIChatClient, LLMAnalyst]:
+    """The LLM analyst on the configured OpenAI-compatible server, with the rules as its fallback."""
+    client = OpenAIChatClient(
+        settings.llm_model,
+        api_keys=settings.api_keys(),
+        base_url=settings.llm_base_url,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+        min_interval=settings.llm_request_delay,
+    )
+    analyst = LLMAnalyst(
+        client, decisions=decisions, rules=rules, prices={**DEFAULT_PRICES, **settings.llm_prices}, clock=clock,
+        offline=settings.llm_offline,
+    )
+    return client, analyst

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tradewind.domain import Timeframe, normalize_symbol, parse_timeframe
@@ -64,6 +64,34 @@ class Settings(BaseSettings):
         default_factory=dict, description='scoring horizon in seconds per timeframe, JSON: {"1h": 43200}'
     )
     admin_token: SecretStr | None = None
+    analysis_interval_minutes: float = Field(
+        default=5.0, ge=0, le=24 * 60, description="the seed's periodic analysis of every tracked symbol; 0 = off"
+    )
+    analysis_symbol_delay_seconds: float = Field(
+        default=0.0, ge=0, le=3600, description="pause between symbols in a periodic run (the seed: 10 s for an LLM)"
+    )
+    ws_queue_size: int = Field(
+        default=100, ge=1, le=100_000, description="messages a WebSocket client may fall behind before it is cut off"
+    )
+
+    analyst: Literal["rules", "llm"] = "rules"
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible server; unset = api.openai.com")
+    llm_model: str = "gpt-4o-mini"
+    llm_api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY", "TRADEWIND_OPENAI_API_KEY"))
+    openai_backup_api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("OPENAI_BACKUP_API_KEYS", "TRADEWIND_OPENAI_BACKUP_API_KEYS")
+    )
+    llm_timeout: float = Field(default=30.0, gt=0, le=600)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_request_delay: float = Field(
+        default=0.0, ge=0, le=600, validation_alias=AliasChoices("TRADEWIND_LLM_REQUEST_DELAY", "OPENAI_REQUEST_DELAY"),
+        description="the seed's minimum seconds between model requests",
+    )
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description='USD per 1M input/output tokens, JSON: {"my-model": [0.2, 0.8]}'
+    )
+    llm_offline: bool = Field(default=False, description="answer only from the decision log's cache")
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -90,6 +118,24 @@ class Settings(BaseSettings):
                 raise ValueError("at least one timeframe is required")
             return sorted(set(parse_timeframe(item) for item in items), key=lambda tf: tf.seconds)
         return items
+
+    @field_validator("llm_api_keys", "openai_backup_api_keys", mode="before")
+    @classmethod
+    def _keys(cls, value: object) -> object:
+        return _split(value)
+
+    @model_validator(mode="after")
+    def _llm_reachable(self) -> Settings:
+        if self.analyst == "llm" and self.llm_base_url is None and not self.api_keys():
+            raise ValueError(
+                "TRADEWIND_ANALYST=llm needs OPENAI_API_KEY (for OpenAI) or TRADEWIND_LLM_BASE_URL (a local server)"
+            )
+        return self
+
+    def api_keys(self) -> list[str]:
+        """The key pool in order: the seed's primary and backups, then TRADEWIND_LLM_API_KEYS."""
+        primary = [self.openai_api_key.get_secret_value()] if self.openai_api_key else []
+        return list(dict.fromkeys(k for k in primary + self.openai_backup_api_keys + self.llm_api_keys if k))
 
     @field_validator("outcome_horizons", mode="before")
     @classmethod
@@ -119,8 +165,10 @@ class Settings(BaseSettings):
 def describe_settings_error(error: ValidationError) -> str:
     """One line naming the first bad setting as its environment variable."""
     first = error.errors()[0]
-    name = "TRADEWIND_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
     message = str(first["msg"]).removeprefix("Value error, ")
+    if not first["loc"]:
+        return f"invalid settings: {message}"
+    name = "TRADEWIND_" + str(first["loc"][0]).upper()
     got = first.get("input")
     shown = f" (got {got!r})" if got is not None and not isinstance(got, (dict, list)) else ""
     return f"invalid setting {name}: {message}{shown}"

@@ -7,6 +7,7 @@ closed, so it cannot look ahead.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -14,7 +15,7 @@ from tradewind.domain.bars import Bars
 from tradewind.domain.signal import STRATEGIES, Signal
 from tradewind.domain.timeframe import Timeframe
 
-__all__ = ["AnalysisRequest", "Analyst", "MarketView", "RiskLevel"]
+__all__ = ["AnalysisRequest", "Analyst", "MarketView", "RiskLevel", "request_hash"]
 
 RiskLevel = Literal["Conservative", "Moderate", "Aggressive"]
 
@@ -45,3 +46,16 @@ class MarketView(Protocol):
     def market_condition(self, request: AnalysisRequest) -> dict[str, Any]: ...
 
     def strategy_recommendations(self, request: AnalysisRequest) -> list[dict[str, Any]]: ...
+
+
+def request_hash(request: AnalysisRequest) -> str:
+    """A stable hash of everything an analyst sees, so identical inputs are recognised."""
+    digest = hashlib.sha256()
+    digest.update(request.symbol.encode())
+    for timeframe in sorted(request.candles, key=lambda tf: tf.seconds):
+        bars = request.candles[timeframe]
+        digest.update(timeframe.value.encode())
+        for column in bars:
+            digest.update(column.tobytes())
+    digest.update(repr((request.current_price, request.selected_strategies, request.risk_level)).encode())
+    return digest.hexdigest()

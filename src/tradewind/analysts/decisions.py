@@ -43,6 +43,11 @@ class DecisionLog(Protocol):
         """The newest decision for this model and prompt with a valid parsed answer."""
         ...
 
+    def replay(self, model: str, input_hash: str) -> tuple[str, dict[str, Any]] | None:
+        """``(decision_id, parsed)`` of the newest valid answer for this model and input hash: a
+        replay finds its answer without rebuilding the prompt."""
+        ...
+
     def query(self, *, symbol: str | None = None, since: datetime | None = None, limit: int = 100) -> list[Decision]:
         """Newest first."""
         ...

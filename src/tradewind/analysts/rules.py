@@ -184,7 +184,10 @@ class RulesAnalyst:
 
     # --- the signal ----------------------------------------------------------------------------
     def analyze(self, request: AnalysisRequest) -> Signal:
-        views = self.views(request)
+        return self.decide(request, self.views(request))
+
+    def decide(self, request: AnalysisRequest, views: list[TimeframeView]) -> Signal:
+        """The signal from views already computed (the LLM analyst shares them)."""
         weights = np.arange(1, len(views) + 1, dtype=float) * 0.5 + 0.5  # 1, 1.5, 2, ...
         tf_scores = np.array([self._score(v) for v in views])
         score = float(np.average(tf_scores, weights=weights))

@@ -20,6 +20,7 @@ from tradewind.api.ai_schemas import (
 )
 from tradewind.api.deps import ContainerDep
 from tradewind.api.request_route import RequestRoute, parse_body, request_body
+from tradewind.api.service_info import periodic_analysis
 from tradewind.bootstrap import Container
 from tradewind.domain.errors import Forbidden
 from tradewind.domain.signal import STRATEGIES
@@ -94,6 +95,7 @@ router.add_api_route(
 
 @router.get("/info", summary="Analyst, timeframes, symbols and capabilities")
 async def info(container: ContainerDep) -> dict[str, Any]:
+    interval, periodic = periodic_analysis(container)
     return {
         "service_name": "tradewind",
         "version": __version__,
@@ -107,6 +109,9 @@ async def info(container: ContainerDep) -> dict[str, Any]:
         "last_trained": None,
         "analysis_timeframes": [tf.value for tf in container.settings.analysis_timeframes],
         "cache_ttl_seconds": container.settings.analysis_cache_seconds,
+        "analysis_interval_minutes": interval,
+        "periodic_analysis": periodic,
+        "websocket_broadcasting": True,
     }
 
 
@@ -159,7 +164,7 @@ async def storage_stats(container: ContainerDep) -> dict[str, Any]:
             {"symbol": symbol, "analysis_count": count, "latest_analysis": latest.isoformat()}
             for symbol, count, latest in stats["symbols"]
         ],
-        "analysis_interval_minutes": None,
+        "analysis_interval_minutes": periodic_analysis(container)[0],
         "collection_name": "ai_analysis_results",
     }
 

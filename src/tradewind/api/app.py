@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from tradewind import __version__
-from tradewind.api import ai, service_info, streamer
+from tradewind.api import ai, ai_logs, debug, service_info, streamer, ws
 from tradewind.api.errors import install_error_handlers
 from tradewind.api.request_route import openapi_models
 from tradewind.bootstrap import Container, build_container
@@ -42,6 +42,9 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.include_router(service_info.router)
     app.include_router(streamer.router)
     app.include_router(ai.router)
+    app.include_router(debug.router)
+    app.include_router(ai_logs.router)
+    app.include_router(ws.router)
     _document_request_bodies(app)
     return app
 

@@ -1,8 +1,9 @@
 """``GET /`` and ``GET /health`` with the fields of the AI-service seed, reporting what is true now.
 
-No LLM is configured yet and no periodic analysis runs, so those fields say so (false / null);
-storage fields report the real database (``mongodb_connected`` keeps the seed's name for the
-storage connection, ``database`` says which one it is).
+No LLM is configured yet, so those fields say so (false / null); storage fields report the real
+database (``mongodb_connected`` keeps the seed's name for the storage connection, ``database`` says
+which one it is). ``analysis_interval_minutes`` is the configured periodic analysis (null when off)
+and ``periodic_analysis`` its last and next run; ``websocket`` counts the ``/ws`` hub's clients.
 """
 
 from __future__ import annotations
@@ -16,23 +17,54 @@ from fastapi.responses import Response
 
 from tradewind import __version__
 from tradewind.api.deps import ContainerDep
+from tradewind.bootstrap import Container
 from tradewind.storage.db import check_connection
+from tradewind.trading.scheduler import disabled_status
 
-__all__ = ["router"]
+__all__ = ["periodic_analysis", "router"]
 
 router = APIRouter(tags=["service"])
 
 SERVICE_NAME = "tradewind"
 
 
+def periodic_analysis(container: Container) -> tuple[float | None, dict[str, object]]:
+    """The configured interval in minutes (None when off) and the scheduler's figures."""
+    scheduler = container.scheduler
+    if scheduler is None:
+        return None, disabled_status()
+    return container.settings.analysis_interval_minutes, scheduler.status()
+
+
 def _json(body: dict[str, object], status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def llm_state(container: Container) -> dict[str, object]:
+    """What is true of the model now: configured, and not locked out (every key limited or rejected)."""
+    client = container.llm_client
+    if client is None:
+        return {"configured": False, "available": False, "model": None}
+    status = client.status()
+    return {
+        "configured": True,
+        "available": status.get("keys_available", 0) > 0,
+        "model": client.model,
+        "base_url": status.get("base_url"),
+        "keys_configured": status.get("keys_configured"),
+        "keys_available": status.get("keys_available"),
+        "response_format": status.get("response_format"),
+        "requests": status.get("requests"),
+        "errors": status.get("errors"),
+    }
 
 
 @router.get("/health", summary="Service health with storage and streamer status")
 async def health(container: ContainerDep) -> Response:
     connected = await asyncio.to_thread(check_connection, container.engine)
     runtime = container.runtime
+    interval, periodic = periodic_analysis(container)
+    llm = llm_state(container)
     status = "healthy" if connected and runtime.running else "degraded"
     return _json(
         {
@@ -40,14 +72,16 @@ async def health(container: ContainerDep) -> Response:
             "timestamp": datetime.now(timezone.utc).isoformat(),
             "service": SERVICE_NAME,
             "version": __version__,
-            "gpt4_available": False,
-            "api_key_configured": False,
-            "llm": {"configured": False, "available": False, "model": None},
+            "gpt4_available": llm["available"],
+            "api_key_configured": bool(container.settings.api_keys()),
+            "llm": llm,
             "analyst": container.signals.analyst.name,
             "mongodb_connected": connected,
             "database": {"dialect": container.engine.dialect.name, "connected": connected},
             "streamer": {"state": runtime.state, "feed": runtime.feed.name, "error": runtime.error},
-            "analysis_interval_minutes": None,
+            "analysis_interval_minutes": interval,
+            "periodic_analysis": periodic,
+            "websocket": container.hub.stats(),
             "supported_symbols": container.streamer.symbols,
         }
     )
@@ -55,6 +89,7 @@ async def health(container: ContainerDep) -> Response:
 
 @router.get("/", summary="Service information and the endpoints that exist")
 async def root(container: ContainerDep) -> Response:
+    interval, _ = periodic_analysis(container)
     return _json(
         {
             "service": SERVICE_NAME,
@@ -78,15 +113,17 @@ async def root(container: ContainerDep) -> Response:
                 "streamer_available": "GET /streamer/available - Symbols and timeframes",
                 "streamer_health": "GET /streamer/health - Streamer health",
                 "health": "GET /health - Health check with database status",
+                "websocket": "WS /ws - Real-time AI signal broadcasting (channels: signals, "
+                "candles:{SYMBOL}:{timeframe}, trading:{SYMBOL})",
             },
             "documentation": "/docs",
             "features": {
-                "gpt4_enabled": False,
+                "gpt4_enabled": container.llm_client is not None,
                 "mongodb_storage": False,
                 "sql_storage": container.engine.dialect.name,
-                "websocket_broadcasting": False,
-                "periodic_analysis": False,
-                "analysis_interval_minutes": None,
+                "websocket_broadcasting": True,
+                "periodic_analysis": interval is not None,
+                "analysis_interval_minutes": interval,
                 "symbols_tracked": container.streamer.symbols,
                 "feed": container.runtime.feed.name,
             },

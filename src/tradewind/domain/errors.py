@@ -97,7 +97,8 @@ class FeedError(TradewindError):
 
 
 class LLMError(TradewindError):
-    """``kind``: timeout, server_error, bad_response, auth, unreachable, rate_limited, not_configured."""
+    """``kind``: timeout, server_error, bad_response, bad_request, auth, unreachable, rate_limited,
+    not_configured."""
 
     code = "LLM_ERROR"
 

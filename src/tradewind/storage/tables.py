@@ -30,6 +30,7 @@ __all__ = [
     "AnalysisRow",
     "Base",
     "CandleRow",
+    "DecisionRow",
     "FeedbackRow",
     "OutcomeRow",
     "metadata",
@@ -135,3 +136,41 @@ class FeedbackRow(Base):
     feedback_notes: Mapped[str | None] = mapped_column(Text)
     timestamp: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DecisionRow(Base):
+    """One logged model call (the seed's ``aiDecisionLogs``): a ``Decision`` field for field.
+
+    ``(model, prompt_hash, created_at)`` serves the answer cache (newest hit first);
+    ``(symbol, created_at)`` and ``(created_at, id)`` serve listing and keyset-paged exports.
+    ``parsed`` stores ``None`` as SQL NULL, so "no valid answer" can be filtered on.
+    """
+
+    __tablename__ = "ai_decision_logs"
+    __table_args__ = (
+        Index("ix_ai_decision_logs_model_prompt_hash_created_at", "model", "prompt_hash", "created_at"),
+        Index("ix_ai_decision_logs_model_input_hash_created_at", "model", "input_hash", "created_at"),
+        Index("ix_ai_decision_logs_symbol_created_at", "symbol", "created_at"),
+        Index("ix_ai_decision_logs_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    decision_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    analyst: Mapped[str] = mapped_column(String(255))
+    symbol: Mapped[str] = mapped_column(String(40))
+    timeframe: Mapped[str | None] = mapped_column(String(8))
+    input_hash: Mapped[str] = mapped_column(String(64))
+    prompt_hash: Mapped[str] = mapped_column(String(64))
+    prompt: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    model: Mapped[str | None] = mapped_column(String(255))
+    raw_response: Mapped[str | None] = mapped_column(Text)
+    parsed: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    source: Mapped[str] = mapped_column(String(16))
+    latency_ms: Mapped[float | None] = mapped_column(Float(53))
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    total_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float(53))
+    error: Mapped[str | None] = mapped_column(Text)
+    signal_id: Mapped[str | None] = mapped_column(String(40))

@@ -7,16 +7,15 @@ stored signals against the candles that followed, and reports performance from t
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from tradewind.analysts.base import AnalysisRequest, Analyst, MarketView
+from tradewind.analysts.base import AnalysisRequest, Analyst, MarketView, request_hash
 from tradewind.domain.bars import Bars
 from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.errors import NotFound, ValidationError
@@ -28,7 +27,7 @@ from tradewind.trading.outcomes import DEFAULT_HORIZONS, Outcome, resolve_outcom
 from tradewind.trading.performance import performance_report
 from tradewind.trading.signal_records import Feedback, SignalStore, StoredSignal
 
-__all__ = ["RECENT_PREFIX", "AnalysisResult", "SignalService", "input_hash", "signal_document"]
+__all__ = ["RECENT_PREFIX", "AnalysisResult", "SignalService", "signal_document"]
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +69,6 @@ def signal_document(signal: Signal) -> dict[str, Any]:
         },
         "timestamp": signal.timestamp,
     }
-
-
-def input_hash(request: AnalysisRequest) -> str:
-    """A stable hash of everything the analyst saw, so identical inputs can be recognised."""
-    digest = hashlib.sha256()
-    digest.update(request.symbol.encode())
-    for timeframe in sorted(request.candles, key=lambda tf: tf.seconds):
-        bars = request.candles[timeframe]
-        digest.update(timeframe.value.encode())
-        for column in bars:
-            digest.update(column.tobytes())
-    digest.update(repr((request.current_price, request.selected_strategies, request.risk_level)).encode())
-    return digest.hexdigest()
 
 
 class SignalService:
@@ -196,17 +182,21 @@ class SignalService:
             hit = self.cached_result(request.symbol)
             if hit is not None:
                 return hit
+        signal_id = "sig_" + uuid.uuid4().hex[:20]
+        digest = request_hash(request)
+        request = replace(request, extras={**request.extras, "signal_id": signal_id, "input_hash": digest})
         signal = self.analyst.analyze(request)
         primary = min(request.candles, key=lambda tf: tf.seconds)
         bars = request.candles[primary]
         entry_time = int(bars.time[-1]) + primary.seconds
-        signal_id = "sig_" + uuid.uuid4().hex[:20]
         document = {
             **signal_document(signal),
             "signal_id": signal_id,
             "symbol": request.symbol,
             "timeframe": primary.value,
             "analyst": signal.analyst,
+            "source": signal.extras.get("source", signal.analyst),
+            "source_reason": signal.extras.get("source_reason"),
             "cached": False,
         }
         stored = StoredSignal(
@@ -215,7 +205,7 @@ class SignalService:
             timeframe=primary.value, signal=signal.signal, confidence=signal.confidence, entry_time=entry_time,
             entry_price=float(bars.close[-1]), stop_loss=signal.risk_assessment.stop_loss_suggestion,
             take_profit=signal.risk_assessment.take_profit_suggestion,
-            horizon_seconds=self.horizons.get(primary), input_hash=input_hash(request), analysis=document,
+            horizon_seconds=self.horizons.get(primary), input_hash=digest, analysis=document,
         )
         self.store.save(stored)
         with self._lock:
