@@ -151,6 +151,9 @@ def evaluate(
     warmup: int = typer.Option(100, min=1, help="Candles the analyst sees before its first signal."),
     step: int = typer.Option(1, min=1, help="Ask the analyst every STEP candles."),
     horizon_hours: float = typer.Option(None, "--horizon-hours", help="Scoring horizon (default: per timeframe)."),
+    analyst_name: str = typer.Option("rules", "--analyst", help="rules, or llm (the TRADEWIND_LLM_* model)."),
+    offline: bool = typer.Option(False, "--offline", help="llm: answer only from the decision log, call nothing."),
+    max_cost: float = typer.Option(None, "--max-cost", min=0, help="llm: stop before (or during) a run above this USD."),
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
 ) -> None:
     """Replay history through the analyst bar by bar (no look-ahead) and score every signal."""
@@ -161,6 +164,7 @@ def evaluate(
     from tradewind.domain.bars import bars_from_candles
     from tradewind.market.candle_file import read_candle_file
     from tradewind.trading.evaluation import evaluate as run_evaluation
+    from tradewind.trading.evaluation import replay_requests
 
     try:
         tf = parse_timeframe(timeframe, field="--timeframe")
@@ -172,21 +176,74 @@ def evaluate(
     if report.rejected:
         errors.print(f"[yellow]{len(report.rejected)} of {report.rows} rows rejected[/] (first: {report.rejected[0]})")
     bars = bars_from_candles(report.candles)
+    if analyst_name not in ("rules", "llm"):
+        _fail(f"--analyst: use rules or llm, got {analyst_name!r}")
+    analyst = RulesAnalyst() if analyst_name == "rules" else _llm_for_evaluation(offline)
+    if analyst_name == "llm":
+        from tradewind.analysts.llm_budget import estimate_run
+
+        try:
+            estimate = estimate_run(analyst, (request for _, request in replay_requests(
+                bars, symbol=canonical, timeframe=tf, higher=longer, warmup=warmup, step=step)))
+        except TradewindError as exc:
+            _fail(f"{getattr(exc, 'field', None) or 'argument'}: {exc}")
+        errors.print(f"estimate: {estimate.describe(analyst.client.model)}", highlight=False)
+        if offline and estimate.calls:
+            errors.print(f"[yellow]offline: {estimate.calls} analyses have no logged answer; the rule-based "
+                         "analyst answers those (marked rules_fallback)[/]")
+        elif max_cost is not None and estimate.calls and (estimate.total_usd is None or estimate.total_usd > max_cost):
+            shown = "unknown" if estimate.total_usd is None else f"${estimate.total_usd:.4f}"
+            _fail(f"--max-cost: the run would cost {shown}, above ${max_cost:.4f}; nothing was called", 4)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+    def report_progress(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+        spent = getattr(analyst, "spent_usd", 0.0)
+        if max_cost is not None and spent > max_cost:
+            raise _BudgetSpent(f"--max-cost: stopped after {done} of {total} analyses, ${spent:.4f} spent")
+
     try:
         with Progress(*columns, console=console, transient=as_json) as progress:
             task = progress.add_task(f"evaluating {canonical} {tf.value}", total=None)
             _, result = run_evaluation(
-                RulesAnalyst(), bars, symbol=canonical, timeframe=tf, higher=longer, warmup=warmup, step=step,
-                horizon_seconds=int(horizon_hours * 3600) if horizon_hours else None,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                analyst, bars, symbol=canonical, timeframe=tf, higher=longer, warmup=warmup, step=step,
+                horizon_seconds=int(horizon_hours * 3600) if horizon_hours else None, progress=report_progress,
             )
+    except _BudgetSpent as exc:
+        _fail(str(exc), 4)
     except TradewindError as exc:
         _fail(f"{getattr(exc, 'field', None) or 'argument'}: {exc}")
     if as_json:
         console.print_json(json.dumps(result))
         return
     console.print(_report_table(result, title=f"{canonical} {tf.value}: rules analyst, {len(bars)} candles"))
+
+
+class _BudgetSpent(Exception):
+    """The run spent more than ``--max-cost``."""
+
+
+def _llm_for_evaluation(offline: bool):  # type: ignore[no-untyped-def]
+    """The LLM analyst from TRADEWIND_LLM_* settings, logging to (and replaying from) the database."""
+    from tradewind.analysts.llm import LLMAnalyst
+    from tradewind.analysts.llm_port import OfflineChatClient
+    from tradewind.analysts.pricing import DEFAULT_PRICES
+    from tradewind.analysts.rules import RulesAnalyst
+    from tradewind.bootstrap import build_llm_analyst
+    from tradewind.domain.clock import SystemClock
+    from tradewind.storage.db import create_engine_for
+    from tradewind.storage.decisions import SqlDecisionLog
+    from tradewind.storage.migrate import upgrade_database
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    decisions = SqlDecisionLog(create_engine_for(settings.database_url))
+    if offline:
+        return LLMAnalyst(OfflineChatClient(settings.llm_model), decisions=decisions,
+                          prices={**DEFAULT_PRICES, **settings.llm_prices}, offline=True)
+    if settings.llm_base_url is None and not settings.api_keys():
+        _fail("--analyst llm: set OPENAI_API_KEY (OpenAI) or TRADEWIND_LLM_BASE_URL (a local server), or use --offline")
+    return build_llm_analyst(settings, decisions=decisions, rules=RulesAnalyst(), clock=SystemClock())[1]
 
 
 def _report_table(report: dict[str, object], *, title: str) -> Table:

@@ -55,6 +55,8 @@ class LLMAnalyst:
         self.offline = offline
         self.use_cache = use_cache
         self.name = f"llm:{client.model}"
+        self.spent_usd = 0.0  # what this analyst's model calls cost so far (known prices only)
+        self.calls = 0
 
     # --- the port --------------------------------------------------------------------------------
     def replay_key(self, request: AnalysisRequest) -> str:
@@ -78,6 +80,11 @@ class LLMAnalyst:
         messages = build_messages(request, views, reference)
         key = prompt_hash(self.client.model, messages)
         base = {"request": request, "messages": messages, "key": key, "timeframe": reference.timeframe, "replay": replay}
+        if self.use_cache and self.decisions is not None:  # the same prompt from another input: same answer
+            same = self.decisions.cached(self.client.model, key)
+            if same is not None and same.parsed is not None:
+                return self._signal(request, LLMSignal.model_validate(same.parsed), reference.timeframe, entry, "cache",
+                                    f"replayed decision {same.decision_id} (same prompt)")
         if self.offline:
             return self._fallback(reference, "offline: no cached answer for this prompt", base, result=None)
 
@@ -148,12 +155,14 @@ class LLMAnalyst:
     def _record(self, *, request: AnalysisRequest, messages: list[Message], key: str, timeframe: str | None,
                 replay: str, source: DecisionSource, result: ChatResult | None, raw: str | None, parsed: dict[str, Any] | None,
                 error: str | None) -> None:
-        if self.decisions is None:
-            return
         prompt_tokens = completion_tokens = total_tokens = cost = None
         if result is not None:
             prompt_tokens, completion_tokens, total_tokens = result.prompt_tokens, result.completion_tokens, result.total_tokens
             cost = cost_usd(result.model or self.client.model, prompt_tokens, completion_tokens, self.prices)
+            self.calls += 1
+            self.spent_usd += cost or 0.0
+        if self.decisions is None:
+            return
         decision = Decision(
             decision_id="dec_" + uuid.uuid4().hex[:20],
             created_at=datetime.fromtimestamp(self.clock.now(), timezone.utc),

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-__all__ = ["ChatClient", "ChatResult", "Message", "ResponseFormat"]
+from tradewind.domain.errors import LLMError
+
+__all__ = ["ChatClient", "ChatResult", "Message", "OfflineChatClient", "ResponseFormat"]
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 ResponseFormat = Literal["json_schema", "json_object", "text"]
@@ -48,3 +50,17 @@ class ChatClient(Protocol):
     def status(self) -> dict[str, Any]:
         """Configuration and key-pool state for health checks (never the keys themselves)."""
         ...
+
+
+class OfflineChatClient:
+    """A client that never calls out: with ``offline`` analysts it names the model whose logged
+    answers are replayed, and any call it is asked to make fails as not configured."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def complete(self, messages: Sequence[Message], **_: Any) -> ChatResult:
+        raise LLMError(f"offline: no model is called ({self.model})", kind="not_configured")
+
+    def status(self) -> dict[str, Any]:
+        return {"model": self.model, "base_url": None, "keys_configured": 0, "keys_available": 0, "offline": True}

@@ -14,7 +14,7 @@ about one analyst call per bar, not a copy of history per bar.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,9 +31,32 @@ from tradewind.trading.outcomes import (
 )
 from tradewind.trading.performance import performance_report
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "replay_requests"]
 
 Record = tuple[ScoredInput, Outcome]
+
+
+def replay_requests(
+    bars: Bars,
+    *,
+    symbol: str,
+    timeframe: Timeframe,
+    higher: Sequence[Timeframe] = (),
+    warmup: int = 100,
+    step: int = 1,
+) -> Iterator[tuple[int, AnalysisRequest]]:
+    """The requests a bar-by-bar replay makes, in order: ``(bar index, request)``. At bar i the
+    analyst sees ``bars[:i+1]`` (read-only views) and only the higher candles complete by then."""
+    _check(bars, timeframe=timeframe, higher=higher, warmup=warmup, step=step, horizon_seconds=None)
+    seconds = timeframe.seconds
+    aggregated = {tf: _aggregate(bars, tf, seconds) for tf in dict.fromkeys(higher)}
+    for i in range(warmup - 1, len(bars), step):
+        close_time = int(bars.time[i]) + seconds
+        candles = {timeframe: _prefix(bars, i + 1)}
+        for tf, (agg, ends) in aggregated.items():
+            candles[tf] = _prefix(agg, int(np.searchsorted(ends, close_time, side="right")))
+        yield i, AnalysisRequest(symbol=symbol, candles=candles, timestamp_ms=close_time * 1000,
+                                 current_price=float(bars.close[i]))
 
 
 def evaluate(
@@ -56,20 +79,14 @@ def evaluate(
     _check(bars, timeframe=timeframe, higher=higher, warmup=warmup, step=step, horizon_seconds=horizon_seconds)
     horizon = DEFAULT_HORIZONS[timeframe] if horizon_seconds is None else horizon_seconds
     seconds = timeframe.seconds
-    aggregated = {tf: _aggregate(bars, tf, seconds) for tf in dict.fromkeys(higher)}
     name = str(getattr(analyst, "name", "") or "analyst")
-    indices = range(warmup - 1, len(bars), step)
-    total = len(indices)
+    total = len(range(warmup - 1, len(bars), step))
     records: list[Record] = []
-    for done, i in enumerate(indices, start=1):
-        close_time = int(bars.time[i]) + seconds
+    requests = replay_requests(bars, symbol=symbol, timeframe=timeframe, higher=higher, warmup=warmup, step=step)
+    for done, (i, request) in enumerate(requests, start=1):
+        close_time = request.timestamp_ms // 1000
         price = float(bars.close[i])
-        candles = {timeframe: _prefix(bars, i + 1)}
-        for tf, (agg, ends) in aggregated.items():
-            candles[tf] = _prefix(agg, int(np.searchsorted(ends, close_time, side="right")))
-        signal = analyst.analyze(
-            AnalysisRequest(symbol=symbol, candles=candles, timestamp_ms=close_time * 1000, current_price=price)
-        )
+        signal = analyst.analyze(request)
         if signal is not None:
             scored = ScoredInput(
                 signal_id=f"{symbol}:{timeframe.value}:{close_time}:{name}",
