@@ -37,6 +37,8 @@ bench: $(TEST_STAMP)
 	$(PY) bench/analysis.py
 	$(PY) bench/analyze_http.py
 	$(PY) bench/calibration.py
+	$(PY) bench/llm_path.py
+	$(PY) bench/ws_broadcast.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
