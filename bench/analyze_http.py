@@ -13,7 +13,6 @@ import argparse
 import json
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
+from loopback import free_port, pinned
 
 from tradewind.api.ai_schemas import AnalyzeBody  # module level: FastAPI resolves the annotation here
 
@@ -88,19 +88,12 @@ def wrk(url: str, template: Path, vary: bool, seconds: int, connections: int) ->
     script = template.with_suffix(f".{'vary' if vary else 'same'}.lua")
     script.write_text(LUA % (template, '"S" .. counter .. "X"' if vary else '"ETHBTC"'))
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
-    if shutil.which("taskset"):
-        cmd = ["taskset", "-c", "1", *cmd]
+    cmd = pinned(cmd, 1)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if bad:
         raise RuntimeError(f"{url}: {bad.group(1)} error responses")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:
@@ -118,8 +111,7 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, __file__, "--serve", str(port)]
-    if shutil.which("taskset"):
-        cmd = ["taskset", "-c", "0", *cmd]
+    cmd = pinned(cmd, 0)
     server = subprocess.Popen(cmd)
     template = Path(tempfile.mkdtemp()) / "body.json"
     template.write_text(json.dumps(body("__SYMBOL__")))

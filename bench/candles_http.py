@@ -16,7 +16,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 import httpx
+from loopback import free_port, pinned
 from fastapi import Request
 
 OURS = "/streamer/candles/BTCUSDT/1m?limit=50"
@@ -88,16 +88,9 @@ def serve(port: int) -> None:
     uvicorn.run(Timer(app), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wrk(url: str, seconds: int, connections: int) -> float:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
-    if shutil.which("taskset"):
-        cmd = ["taskset", "-c", "1", *cmd]
+    cmd = pinned(cmd, 1)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
@@ -134,8 +127,7 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, __file__, "--serve", str(port)]
-    if shutil.which("taskset"):
-        cmd = ["taskset", "-c", "0", *cmd]
+    cmd = pinned(cmd, 0)
     server = subprocess.Popen(cmd, cwd=Path(__file__).parent)
     try:
         deadline = time.monotonic() + 120
