@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -36,7 +37,7 @@ async def require_admin(container: ContainerDep, authorization: Annotated[str | 
     token = container.settings.admin_token
     if token is None:
         return
-    if authorization != f"Bearer {token.get_secret_value()}":
+    if not secrets.compare_digest((authorization or "").encode(), f"Bearer {token.get_secret_value()}".encode()):
         raise Forbidden("this endpoint needs the admin credential (Authorization: Bearer <TRADEWIND_ADMIN_TOKEN>)")
 
 
