@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from typing_extensions import Self
+
 __all__ = ["DATA_DIR", "FAILURE_KINDS", "FakeHTTPServer", "Failure", "MinuteSeries", "Recorded", "Reply", "load_rows"]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -111,7 +113,41 @@ class _Script:
     path_prefix: str
 
 
-class FakeHTTPServer:
+class LoopbackServer:
+    """A stdlib HTTP server on 127.0.0.1 (a free port) in a daemon thread; ``running()`` for with-blocks."""
+
+    _httpd: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def _listen(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, args=(0.02,), name=type(self).__name__, daemon=True).start()
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    @contextmanager
+    def running(self) -> Iterator[Self]:
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+
+
+class FakeHTTPServer(LoopbackServer):
     """A JSON HTTP server in a background thread; subclasses implement ``route``."""
 
     default_failure_prefix = "/"
@@ -122,16 +158,8 @@ class FakeHTTPServer:
         self.requests: list[Recorded] = []
         self._scripts: list[_Script] = []
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
     def start(self) -> FakeHTTPServer:
         server = self
 
@@ -145,25 +173,8 @@ class FakeHTTPServer:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), name=type(self).__name__, daemon=True)
-        self._thread.start()
+        self._listen(Handler)
         return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    @contextmanager
-    def running(self) -> Iterator[FakeHTTPServer]:
-        self.start()
-        try:
-            yield self
-        finally:
-            self.stop()
 
     # --- scripting -----------------------------------------------------------------------------
     def fail_next(self, kind: str, count: int = 1, *, retry_after: float | None = None, path_prefix: str | None = None) -> None:

@@ -21,13 +21,12 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from . import Reply
+from . import LoopbackServer, Reply
 
 __all__ = ["FAILURE_KINDS", "ChatHandler", "FakeOpenAI", "RecordedRequest", "default_handler"]
 
@@ -91,7 +90,7 @@ class _Script:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """An OpenAI-compatible chat server in a background thread; ``base_url`` ends in ``/v1``."""
 
     def __init__(self, handler: ChatHandler = default_handler, *, model: str = "fake-gpt-4o-mini",
@@ -106,15 +105,8 @@ class FakeOpenAI:
         self.reject_params: set[str] = set()
         self._scripts: list[_Script] = []
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
     @property
     def base_url(self) -> str:
         return f"{self.url}/v1"
@@ -135,24 +127,8 @@ class FakeOpenAI:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, args=(0.02,), name="FakeOpenAI", daemon=True).start()
+        self._listen(Handler)
         return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    @contextmanager
-    def running(self) -> Iterator[FakeOpenAI]:
-        self.start()
-        try:
-            yield self
-        finally:
-            self.stop()
 
     # --- scripting -----------------------------------------------------------------------------
     def fail_next(self, kind: str, count: int | None = 1, *, key: str | None = None, retry_after: str | float | None = None,
