@@ -10,9 +10,10 @@ keys, rounded numbers), so the same input gives the same prompt and the same cac
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
+
+import orjson
 
 from tradewind.analysts.base import AnalysisRequest
 from tradewind.analysts.llm_port import Message
@@ -36,6 +37,14 @@ SYSTEM = (
     "stop_loss < current price < take_profit, a Short the reverse; Neutral has null levels and a "
     "position size of 0. Answer with one JSON object only, matching the schema."
 )
+
+
+def _dumps(value: object) -> str:
+    """Compact JSON with sorted keys (orjson: the prompt is built on every analysis)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+_SCHEMA_TEXT = _dumps(SIGNAL_SCHEMA)
 
 
 def _round(value: object) -> object:
@@ -103,12 +112,7 @@ def build_messages(request: AnalysisRequest, views: Sequence[TimeframeView], ref
             "reasoning": reference.reasoning,
         },
     }
-    user = (
-        f"Market data ({PROMPT_VERSION}):\n"
-        + json.dumps(_round(data), sort_keys=True, separators=(",", ":"), default=str)
-        + "\n\nAnswer schema (JSON Schema):\n"
-        + json.dumps(SIGNAL_SCHEMA, sort_keys=True, separators=(",", ":"))
-    )
+    user = f"Market data ({PROMPT_VERSION}):\n{_dumps(_round(data))}\n\nAnswer schema (JSON Schema):\n{_SCHEMA_TEXT}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
@@ -123,5 +127,4 @@ def repair_messages(messages: Sequence[Message], answer: str, problem: str) -> l
 
 def prompt_hash(model: str, messages: Sequence[Message]) -> str:
     """The cache key: the same model asked the same thing gives the same answer again."""
-    payload = json.dumps([model, list(messages)], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return hashlib.sha256(_dumps([model, list(messages)]).encode()).hexdigest()

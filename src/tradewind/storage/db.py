@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -27,6 +28,7 @@ def create_engine_for(url: str, **engine_options: Any) -> Engine:
     """An engine for ``sqlite:///path`` or ``postgresql://...``; other URLs raise ``ValidationError``."""
     parsed = _parse(url)
     backend = parsed.get_backend_name()
+    engine_options.setdefault("json_serializer", _json_dumps)  # JSON columns hold prompts of 15+ KB
     if backend == "sqlite":
         return _sqlite_engine(parsed, engine_options)
     if backend == "postgresql":
@@ -36,6 +38,11 @@ def create_engine_for(url: str, **engine_options: Any) -> Engine:
         "use sqlite:///path or postgresql://user@host/db",
         field="database_url",
     )
+
+
+def _json_dumps(value: Any) -> str:
+    """orjson for JSON columns: several times faster than ``json.dumps`` on decision-log prompts."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def check_connection(engine: Engine) -> bool:
