@@ -121,6 +121,7 @@ BAD = [
     ("negative volume", _set("5m", 9, "volume", -5.0), 400, "timeframe_data.5m[9].volume"),
     ("duplicate time", lambda b: b["timeframe_data"]["5m"][11].__setitem__("timestamp", b["timeframe_data"]["5m"][10]["timestamp"]), 400, "timeframe_data.5m[11].timestamp"),
     ("unsorted", lambda b: b["timeframe_data"]["5m"].reverse(), 400, "timeframe_data.5m[1].timestamp"),
+    ("negative time", _set("1h", 0, "timestamp", -3_600_000), 400, "timeframe_data.1h[0].timestamp"),
     ("unknown timeframe", lambda b: b["timeframe_data"].__setitem__("2h", b["timeframe_data"].pop("1h")), 400, "timeframe_data.2h"),
     ("empty series", lambda b: b["timeframe_data"].__setitem__("1h", []), 400, "timeframe_data.1h"),
     ("too many candles", lambda b: b["timeframe_data"].__setitem__("5m", candles(ROWS[:1001])), 400, "timeframe_data.5m"),

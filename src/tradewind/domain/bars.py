@@ -109,6 +109,7 @@ def check_bars(bars: Bars, *, field: str) -> None:
             and (bars.high >= np.maximum(bars.open, bars.close)).all()
             and (bars.low <= np.minimum(bars.open, bars.close)).all()
             and (n == 1 or (bars.time[1:] > bars.time[:-1]).all())
+            and int(bars.time[0]) >= 0
         )
     if fine:  # the common case costs a handful of vector operations; only bad input pays for the search
         return
@@ -127,6 +128,9 @@ def check_bars(bars: Bars, *, field: str) -> None:
         hits = np.flatnonzero(bad)
         if hits.size and (first is None or hits[0] < first[0]):
             first = (int(hits[0]), column, reason)
+    negative = np.flatnonzero(bars.time < 0)
+    if negative.size and (first is None or negative[0] < first[0]):
+        first = (int(negative[0]), "timestamp", "must not be before 1970")
     if n > 1:
         order = np.flatnonzero(bars.time[1:] <= bars.time[:-1])
         if order.size and (first is None or order[0] + 1 < first[0]):
