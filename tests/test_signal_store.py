@@ -56,6 +56,7 @@ def test_outcomes_are_written_once_and_open_ones_never(store: SqlSignalStore) ->
     store.save_outcome("sig_a", done)
     store.save_outcome("sig_a", Outcome("sig_a", "stop_loss", 1, 1.0, -1.0, "Short", False))  # ignored: final already
     assert [s.signal_id for s in store.unresolved()] == ["sig_b"]
+    assert store.outcome("sig_a") == done and store.outcome("sig_b") is None
     assert store.scored() == [(stored("sig_a"), done), (stored("sig_b", minutes=1), None)]
 
 

@@ -120,6 +120,12 @@ class SqlSignalStore:
             if exists is None:
                 connection.execute(insert(_outcomes).values(values))
 
+    def outcome(self, signal_id: str) -> Outcome | None:
+        query = select(*(_outcomes.c[name] for name in _OUTCOME_COLUMNS)).where(_outcomes.c.signal_id == signal_id)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return Outcome(**row._asdict()) if row is not None else None
+
     def scored(self) -> list[tuple[StoredSignal, Outcome | None]]:
         query = (
             select(*(_analyses.c[name] for name in _SIGNAL_COLUMNS), *(_outcomes.c[name].label(f"o_{name}") for name in _OUTCOME_COLUMNS))

@@ -83,6 +83,10 @@ class SignalStore(Protocol):
 
     def save_outcome(self, signal_id: str, outcome: Outcome) -> None: ...
 
+    def outcome(self, signal_id: str) -> Outcome | None:
+        """The final outcome of one signal, or None while it is open."""
+        ...
+
     def scored(self) -> list[tuple[StoredSignal, Outcome | None]]:
         """Every scorable signal with its outcome (None while open), oldest first."""
         ...

@@ -128,9 +128,6 @@ class SignalService:
             max_price_deviation=self.max_price_deviation,
         )
 
-    def analyze_payload(self, **payload: Any) -> AnalysisResult:
-        return self.analyze(self.request_from_payload(**payload))
-
     def market_condition(self, **payload: Any) -> dict[str, Any]:
         return self._view().market_condition(self.request_from_payload(**payload))
 
@@ -146,9 +143,10 @@ class SignalService:
 
     def signal_detail(self, signal_id: str) -> dict[str, Any]:
         """A stored signal's document with its measured outcome and any feedback."""
-        found = self.outcome_with_feedback(signal_id)
-        stored: StoredSignal = found["signal"]
-        outcome = found["outcome"]
+        stored = self.store.get(signal_id)
+        if stored is None:
+            raise NotFound(f"signal_id {signal_id!r} is not a stored signal")
+        outcome = self.store.outcome(signal_id)
         return {
             **stored.analysis,
             "outcome": None if outcome is None else {
@@ -159,7 +157,7 @@ class SignalService:
                 {"actual_outcome": f.actual_outcome, "profit_loss": f.profit_loss,
                  "confidence_was_accurate": f.confidence_was_accurate, "feedback_notes": f.feedback_notes,
                  "created_at": f.created_at.isoformat()}
-                for f in found["feedback"]
+                for f in self.store.feedback_for(signal_id)
             ],
         }
 
@@ -286,13 +284,6 @@ class SignalService:
                 continue
             records.append((scored, outcome if outcome is not None else _open(stored.signal_id)))
         return performance_report(records)
-
-    def outcome_with_feedback(self, signal_id: str) -> dict[str, Any]:
-        stored = self.store.get(signal_id)
-        if stored is None:
-            raise NotFound(f"signal_id {signal_id!r} is not a stored signal")
-        outcome = next((o for s, o in self.store.scored() if s.signal_id == signal_id), None)
-        return {"signal": stored, "outcome": outcome, "feedback": self.store.feedback_for(signal_id)}
 
 
 def _open(signal_id: str) -> Outcome:
