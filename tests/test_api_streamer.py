@@ -86,7 +86,7 @@ def test_default_limit_mt_names_and_symbol_spellings(replayed: tuple[str, object
         ("/streamer/candles/ETHBTC/1m", {"limit": 501}, 400, "INVALID_LIMIT", "limit"),
         ("/streamer/candles/ETHBTC/1m", {"limit": "ten"}, 400, "INVALID_LIMIT", "limit"),
         ("/streamer/candles/ETHBTC/1m", {"format": "xml"}, 400, "INVALID_FORMAT", "format"),
-        ("/streamer/candles/DOGEUSDT/1m", {}, 404, "SYMBOL_NOT_FOUND", None),
+        ("/streamer/candles/DOGEUSDT/1m", {}, 404, "SYMBOL_NOT_FOUND", "symbol"),
         ("/streamer/candles/BTC$USD/1m", {}, 400, "INVALID_SYMBOL", "symbol"),
     ],
 )

@@ -83,3 +83,43 @@ def test_bad_candles_name_the_field_and_row(values: tuple, field: str) -> None:
     assert info.value.field == field
     assert info.value.row == 7
     assert str(info.value).startswith("row 7:")
+
+
+@pytest.mark.parametrize("text", [":", "....", ".", "::", "BTC:", ":USDT", ".BTC", "BTC.", "A..B", "../../etc", "A" * 41])
+def test_text_that_normalises_to_nothing_is_not_a_symbol(text: str) -> None:
+    with pytest.raises(InvalidSymbol):
+        normalize_symbol(text)
+
+
+def test_parse_caches_are_bounded_in_bytes_not_only_entries() -> None:
+    """Twenty 5 MB padded names are refused before they are parsed or cached, and quoted short."""
+    import tracemalloc
+
+    from tradewind.domain import symbol, timeframe
+
+    tracemalloc.start()
+    base, _ = tracemalloc.get_traced_memory()
+    for i in range(20):
+        padded = " " * 5_000_000 + f"BTCUSDT{i}"
+        with pytest.raises(InvalidSymbol) as bad_symbol:
+            normalize_symbol(padded)
+        with pytest.raises(InvalidTimeframe) as bad_timeframe:
+            parse_timeframe_name(" " * 5_000_000 + "1m")
+        assert len(str(bad_symbol.value)) < 300 and len(str(bad_timeframe.value)) < 300
+        del padded, bad_symbol, bad_timeframe  # their tracebacks hold the input
+    kept, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert kept - base < 1_000_000
+    assert max(map(len, symbol._normalized), default=0) <= symbol.MAX_SYMBOL_INPUT
+    assert max(map(len, timeframe._PARSED), default=0) <= timeframe.MAX_TIMEFRAME_INPUT
+    assert normalize_symbol("  BTC/USDT  ") == "BTCUSDT"  # a little padding is still fine
+
+
+def test_excerpt_quotes_a_short_part_of_any_value() -> None:
+    from tradewind.domain.excerpt import excerpt
+
+    assert excerpt("BTCUSDT") == "'BTCUSDT'"
+    assert excerpt("x" * 10_000) == repr("x" * 40) + "... (10000 characters)"
+    assert excerpt(b"\xff" * 100).endswith("(100 bytes)")
+    assert excerpt(10**5000).startswith("an integer of about 5001 digits")
+    assert len(excerpt(list(range(100_000)))) < 80

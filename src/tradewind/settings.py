@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tradewind.domain import Timeframe, normalize_symbol, parse_timeframe
+from tradewind.domain.excerpt import excerpt
 
 __all__ = ["DEFAULT_SYMBOLS", "Settings", "describe_settings_error", "load_settings"]
 
@@ -72,6 +73,17 @@ class Settings(BaseSettings):
     )
     ws_queue_size: int = Field(
         default=100, ge=1, le=100_000, description="messages a WebSocket client may fall behind before it is cut off"
+    )
+    ws_send_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=300,
+        description="how long a message may wait to be written to a WebSocket client before it is cut off (1008)",
+    )
+    ws_max_message_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="largest WebSocket message a client may send"
+    )
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024,
+        description="largest request body accepted; larger ones get 413 before they are read",
     )
 
     analyst: Literal["rules", "llm"] = "rules"
@@ -170,7 +182,7 @@ def describe_settings_error(error: ValidationError) -> str:
         return f"invalid settings: {message}"
     name = "TRADEWIND_" + str(first["loc"][0]).upper()
     got = first.get("input")
-    shown = f" (got {got!r})" if got is not None and not isinstance(got, (dict, list)) else ""
+    shown = f" (got {excerpt(got)})" if got is not None and not isinstance(got, (dict, list)) else ""
     return f"invalid setting {name}: {message}{shown}"
 
 

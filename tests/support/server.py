@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from tradewind.api.server import uvicorn_options
+
 
 @contextmanager
 def serve(app: object, *, startup_timeout: float = 30.0) -> Iterator[str]:
@@ -18,7 +20,9 @@ def serve(app: object, *, startup_timeout: float = 30.0) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")  # type: ignore[arg-type]
+    container = getattr(getattr(app, "state", None), "container", None)
+    options = uvicorn_options(container.settings) if container is not None else {}
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", **options)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

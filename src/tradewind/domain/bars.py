@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tradewind.domain.candle import Candle
+from tradewind.domain.epoch import MAX_EPOCH_SECONDS
 
 __all__ = ["Bars", "bars_from_candles", "bars_to_candles", "check_bars", "resample"]
 
@@ -109,7 +110,7 @@ def check_bars(bars: Bars, *, field: str) -> None:
             and (bars.high >= np.maximum(bars.open, bars.close)).all()
             and (bars.low <= np.minimum(bars.open, bars.close)).all()
             and (n == 1 or (bars.time[1:] > bars.time[:-1]).all())
-            and int(bars.time[0]) >= 0
+            and int(bars.time.min()) >= 0 and int(bars.time.max()) <= MAX_EPOCH_SECONDS
         )
     if fine:  # the common case costs a handful of vector operations; only bad input pays for the search
         return
@@ -131,6 +132,9 @@ def check_bars(bars: Bars, *, field: str) -> None:
     negative = np.flatnonzero(bars.time < 0)
     if negative.size and (first is None or negative[0] < first[0]):
         first = (int(negative[0]), "timestamp", "must not be before 1970")
+    late = np.flatnonzero(bars.time > MAX_EPOCH_SECONDS)
+    if late.size and (first is None or late[0] < first[0]):
+        first = (int(late[0]), "timestamp", "must be before the year 10000")
     if n > 1:
         order = np.flatnonzero(bars.time[1:] <= bars.time[:-1])
         if order.size and (first is None or order[0] + 1 < first[0]):

@@ -5,12 +5,13 @@
     │   ├── InvalidTimeframe       unknown timeframe name
     │   ├── InvalidSymbol          empty or malformed symbol
     │   └── InvalidCandle          a candle that breaks OHLCV rules (``row`` says which)
-    ├── NotFound                   something asked for does not exist (HTTP 404)
+    ├── NotFound                   something asked for does not exist (HTTP 404); may name the ``field``
     │   └── SymbolNotFound         the streamer does not track this symbol
     ├── Forbidden                  a credential is missing or wrong (HTTP 403)
     ├── Unavailable                a component is not ready (HTTP 503)
     │   ├── StreamerNotInitialized
-    │   └── StreamerNotRunning
+    │   ├── StreamerNotRunning
+    │   └── StorageUnavailable     the database cannot be reached, opened or written
     ├── FeedError                  a market-data feed failed (network, protocol, bad payload)
     └── LLMError                   a language-model call failed; ``kind`` says how
         └── LLMRateLimited         every configured key is rate limited (``retry_at``: when one frees)
@@ -27,6 +28,7 @@ __all__ = [
     "LLMError",
     "LLMRateLimited",
     "NotFound",
+    "StorageUnavailable",
     "StreamerNotInitialized",
     "StreamerNotRunning",
     "SymbolNotFound",
@@ -69,11 +71,20 @@ class InvalidCandle(ValidationError):
 
 
 class NotFound(TradewindError, LookupError):
+    """``field`` names the input that pointed at nothing, when one did."""
+
     code = "NOT_FOUND"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class SymbolNotFound(NotFound):
     code = "SYMBOL_NOT_FOUND"
+
+    def __init__(self, message: str, *, field: str | None = "symbol") -> None:
+        super().__init__(message, field=field)
 
 
 class Forbidden(TradewindError):
@@ -90,6 +101,12 @@ class StreamerNotInitialized(Unavailable):
 
 class StreamerNotRunning(Unavailable):
     code = "STREAMER_NOT_RUNNING"
+
+
+class StorageUnavailable(Unavailable):
+    """The database is unreachable, refuses us, or its SQLite file cannot be created or written."""
+
+    code = "STORAGE_UNAVAILABLE"
 
 
 class FeedError(TradewindError):

@@ -4,6 +4,12 @@ Separators (``/ - _`` and spaces) go and letters are upper-cased, except a broke
 in lower case after an upper-case name (MetaTrader's ``BTCUSDc``, ``EURUSDm``): that suffix marks a
 different instrument (another account type, other spreads), so ``BTCUSDc`` stays distinct from
 ``BTCUSDC``. A futures settle part (``BTC/USDT:USDT``) is kept after a colon.
+
+A symbol is used as a storage key, a channel name and a cache key, so the rules are strict: at
+most ``MAX_SYMBOL_INPUT`` characters as given (checked before any parsing or caching), and a
+canonical form of at most 40 letters and digits, with single dots between them (``BRK.B``,
+``EURUSD.m``; ``":"``, ``"...."`` and ``".X"`` are not symbols), and an optional settle part of
+letters and digits.
 """
 
 from __future__ import annotations
@@ -11,12 +17,16 @@ from __future__ import annotations
 import re
 
 from tradewind.domain.errors import InvalidSymbol
+from tradewind.domain.excerpt import excerpt
 
-__all__ = ["normalize_symbol"]
+__all__ = ["MAX_SYMBOL_INPUT", "normalize_symbol"]
+
+MAX_SYMBOL_INPUT = 64
+"""Longest symbol text accepted as given (separators included); the canonical form is at most 40."""
 
 _SEPARATORS = re.compile(r"[/\-_\s]+")
 _BROKER_SUFFIX = re.compile(r"([A-Z0-9]*[A-Z][A-Z0-9]*)([a-z][a-z0-9.]*)")
-_VALID = re.compile(r"[A-Za-z0-9.:]{1,40}")
+_VALID = re.compile(r"(?=[^:]{1,40}(?::|$))[A-Za-z0-9]+(?:\.[A-Za-z0-9]+)*(?::[A-Za-z0-9]{1,12})?")
 
 
 def normalize_symbol(text: str, *, field: str = "symbol") -> str:
@@ -37,10 +47,14 @@ _normalized: dict[str, str] = {}
 def _normalize(text: str, field: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise InvalidSymbol("symbol must be a non-empty string", field=field)
+    if len(text) > MAX_SYMBOL_INPUT:
+        raise InvalidSymbol(
+            f"symbol is too long: at most {MAX_SYMBOL_INPUT} characters, got {excerpt(text)}", field=field
+        )
     compact = _SEPARATORS.sub("", text.strip())
     if not _VALID.fullmatch(compact):
         raise InvalidSymbol(
-            f"invalid symbol {text!r}: use letters and digits, e.g. BTCUSDT or BTC/USDT", field=field
+            f"invalid symbol {excerpt(text)}: use letters and digits, e.g. BTCUSDT or BTC/USDT", field=field
         )
     base, _, settle = compact.partition(":")
     suffixed = _BROKER_SUFFIX.fullmatch(base)

@@ -10,8 +10,12 @@ import enum
 from dataclasses import dataclass
 
 from tradewind.domain.errors import InvalidTimeframe
+from tradewind.domain.excerpt import excerpt
 
-__all__ = ["Timeframe", "TimeframeName", "parse_timeframe", "parse_timeframe_name"]
+__all__ = ["MAX_TIMEFRAME_INPUT", "Timeframe", "TimeframeName", "parse_timeframe", "parse_timeframe_name"]
+
+MAX_TIMEFRAME_INPUT = 16
+"""Longest timeframe text looked at; anything longer is refused before it is parsed or cached."""
 
 
 class Timeframe(enum.Enum):
@@ -78,10 +82,11 @@ def parse_timeframe_name(text: str, *, field: str = "timeframe") -> TimeframeNam
     known = _PARSED.get(text) if isinstance(text, str) else None
     if known is not None:
         return known
-    found = _BY_NAME.get(text.strip().lower()) if isinstance(text, str) else None
+    short = isinstance(text, str) and len(text) <= MAX_TIMEFRAME_INPUT
+    found = _BY_NAME.get(text.strip().lower()) if short else None
     if found is None:
         allowed = ", ".join(tf.value for tf in Timeframe) + " or " + ", ".join(tf.name for tf in Timeframe)
-        raise InvalidTimeframe(f"invalid timeframe {text!r}: use one of {allowed}", field=field)
+        raise InvalidTimeframe(f"invalid timeframe {excerpt(text)}: use one of {allowed}", field=field)
     name = TimeframeName(*found)
     if len(_PARSED) < 1024:
         _PARSED[text] = name
