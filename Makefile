@@ -39,6 +39,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/calibration.py
 	$(PY) bench/llm_path.py
 	$(PY) bench/ws_broadcast.py
+	$(PY) bench/hostile_http.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -20,11 +20,13 @@ from tradewind.api.ai_schemas import (
     StrategyRecommendationsBody,
 )
 from tradewind.api.deps import ContainerDep
-from tradewind.api.request_route import RequestRoute, parse_body, request_body
+from tradewind.api.body import read_json
+from tradewind.api.request_route import RequestRoute, request_body
 from tradewind.api.service_info import periodic_analysis
 from tradewind.bootstrap import Container
 from tradewind.domain.errors import Forbidden
 from tradewind.domain.signal import STRATEGIES
+from tradewind.trading.signal_service import AnalysisResult
 
 __all__ = ["router"]
 
@@ -42,6 +44,10 @@ async def require_admin(container: ContainerDep, authorization: Annotated[str | 
 
 
 AdminDep = Annotated[None, Depends(require_admin)]
+
+
+def _json(body: object) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def _now_iso() -> str:
@@ -64,24 +70,30 @@ def _rows(body: AnalyzeBody | StrategyRecommendationsBody | MarketConditionBody)
 async def analyze(request: Request) -> Response:
     """Analyse a symbol: a Long/Short/Neutral signal with levels, stored with a ``signal_id``.
 
-    The body is parsed straight from bytes by pydantic (``AnalyzeBody``, documented in OpenAPI):
-    several times faster than FastAPI's generic path for a payload of hundreds of candles.
+    A repeat for a streamed symbol is answered from memory on the event loop; anything that
+    parses candles, reads the database or runs the analyst runs in a worker thread.
     """
     container: Container = request.app.state.container
-    body = parse_body(AnalyzeBody, await request.body())
-    context = body.strategy_context
+    body = await read_json(request, AnalyzeBody)
     signals = container.signals
-    analysis = signals.request_from_payload(
-        symbol=body.symbol,
-        timeframe_data=_rows(body),
-        current_price=body.current_price,
-        timestamp_ms=body.timestamp,
-        selected_strategies=context.selected_strategies if context else None,
-        risk_level=context.risk_level if context else None,
-        market_condition=context.market_condition if context else None,
-    )
-    result = signals.cached_result(analysis.symbol) or await asyncio.to_thread(signals.analyze, analysis, use_cache=False)
-    return Response(orjson.dumps(result.document), media_type="application/json")
+    if body.timeframe_data is None:
+        recent = signals.recent_result(body.symbol)
+        if recent is not None:
+            return _json(recent.document)
+    context = body.strategy_context
+
+    def run() -> AnalysisResult:
+        return signals.analyze_payload(
+            symbol=body.symbol,
+            timeframe_data=_rows(body),
+            current_price=body.current_price,
+            timestamp_ms=body.timestamp,
+            selected_strategies=context.selected_strategies if context else None,
+            risk_level=context.risk_level if context else None,
+            market_condition=context.market_condition if context else None,
+        )
+
+    return _json((await asyncio.to_thread(run)).document)
 
 
 router.add_api_route(
@@ -121,27 +133,50 @@ async def strategies() -> list[str]:
     return list(STRATEGIES)
 
 
-@router.post("/strategy-recommendations", summary="How well each strategy suits the market now")
-async def strategy_recommendations(body: StrategyRecommendationsBody, container: ContainerDep) -> list[dict[str, Any]]:
-    return await asyncio.to_thread(
-        container.signals.strategy_recommendations,
-        symbol=body.symbol, timeframe_data=_rows(body), current_price=body.current_price,
-        timestamp_ms=body.timestamp, available_strategies=body.available_strategies,
-    )
+async def strategy_recommendations(request: Request) -> Response:
+    """How well each strategy suits the market now."""
+    container: Container = request.app.state.container
+    body = await read_json(request, StrategyRecommendationsBody)
+
+    def run() -> list[dict[str, Any]]:
+        return container.signals.strategy_recommendations(
+            symbol=body.symbol, timeframe_data=_rows(body), current_price=body.current_price,
+            timestamp_ms=body.timestamp, available_strategies=body.available_strategies,
+        )
+
+    return _json(await asyncio.to_thread(run))
 
 
-@router.post("/market-condition", summary="Trending Up / Trending Down / Sideways, and the phase")
-async def market_condition(body: MarketConditionBody, container: ContainerDep) -> dict[str, Any]:
-    return await asyncio.to_thread(
-        container.signals.market_condition,
-        symbol=body.symbol, timeframe_data=_rows(body), current_price=body.current_price, timestamp_ms=body.timestamp,
-    )
+async def market_condition(request: Request) -> Response:
+    """Trending Up / Trending Down / Sideways, and the phase."""
+    container: Container = request.app.state.container
+    body = await read_json(request, MarketConditionBody)
+
+    def run() -> dict[str, Any]:
+        return container.signals.market_condition(
+            symbol=body.symbol, timeframe_data=_rows(body), current_price=body.current_price,
+            timestamp_ms=body.timestamp,
+        )
+
+    return _json(await asyncio.to_thread(run))
 
 
-@router.post("/feedback", summary="Feedback on a stored signal, kept beside its measured outcome")
-async def feedback(body: FeedbackBody, container: ContainerDep) -> dict[str, Any]:
+async def feedback(request: Request) -> Response:
+    """Feedback on a stored signal, kept beside its measured outcome."""
+    container: Container = request.app.state.container
+    body = await read_json(request, FeedbackBody)
     item = await asyncio.to_thread(container.signals.feedback, **body.model_dump())
-    return {"message": "Feedback received successfully", "signal_id": item.signal_id, "timestamp": _now_iso()}
+    return _json({"message": "Feedback received successfully", "signal_id": item.signal_id, "timestamp": _now_iso()})
+
+
+for _path, _endpoint, _model, _summary in (
+    ("/strategy-recommendations", strategy_recommendations, StrategyRecommendationsBody,
+     "How well each strategy suits the market now"),
+    ("/market-condition", market_condition, MarketConditionBody, "Trending Up / Trending Down / Sideways, and the phase"),
+    ("/feedback", feedback, FeedbackBody, "Feedback on a stored signal, kept beside its measured outcome"),
+):
+    router.add_api_route(_path, _endpoint, methods=["POST"], summary=_summary, openapi_extra=request_body(_model),
+                         route_class_override=RequestRoute)
 
 
 @router.get("/signals/{signal_id}", summary="A stored signal with its measured outcome and feedback")

@@ -22,6 +22,7 @@ from fastapi.responses import Response, StreamingResponse
 from tradewind.analysts.decisions import Decision
 from tradewind.api.deps import ContainerDep
 from tradewind.domain.errors import ValidationError
+from tradewind.domain.excerpt import excerpt
 from tradewind.domain.symbol import normalize_symbol
 
 __all__ = ["CSV_COLUMNS", "MAX_LIMIT", "parse_limit", "parse_since", "router"]
@@ -52,9 +53,11 @@ def parse_limit(text: str | None) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        raise ValidationError(f"limit must be an integer from 1 to {MAX_LIMIT} (got {text!r})", field="limit") from None
+        raise ValidationError(
+            f"limit must be an integer from 1 to {MAX_LIMIT} (got {excerpt(text)})", field="limit"
+        ) from None
     if not 1 <= value <= MAX_LIMIT:
-        raise ValidationError(f"limit must be from 1 to {MAX_LIMIT} (got {value})", field="limit")
+        raise ValidationError(f"limit must be from 1 to {MAX_LIMIT} (got {excerpt(value)})", field="limit")
     return value
 
 
@@ -69,7 +72,8 @@ def parse_since(text: str | None) -> datetime | None:
         value = datetime.fromisoformat(raw)
     except (ValueError, OverflowError, OSError):
         raise ValidationError(
-            f"since must be an ISO-8601 time (2026-11-21T06:00:00Z) or epoch milliseconds (got {text!r})", field="since"
+            f"since must be an ISO-8601 time (2026-11-21T06:00:00Z) or epoch milliseconds (got {excerpt(text)})",
+            field="since",
         ) from None
     return value.astimezone(timezone.utc) if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 

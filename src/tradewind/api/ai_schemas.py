@@ -1,8 +1,10 @@
 """Request bodies of the AI-service seed's endpoints, as pydantic models.
 
-They check JSON types only; the rules about the values (finite prices, high >= low, sorted
-timestamps, known timeframes and strategies, a sane ``current_price``) live in
-``trading.analysis_input`` so every door applies the same ones.
+They check JSON types, and the bounds that keep hostile input out of memory, storage and
+serialisation (string lengths, list and map sizes, timestamps within 1970..9999); the rules
+about the values (finite prices, high >= low, sorted timestamps, known timeframes and
+strategies, a sane ``current_price``) live in ``trading.analysis_input`` so every door applies
+the same ones.
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
+
+from tradewind.domain.epoch import MAX_EPOCH_MS
+from tradewind.domain.signal import STRATEGIES
+from tradewind.domain.symbol import MAX_SYMBOL_INPUT
+from tradewind.domain.timeframe import MAX_TIMEFRAME_INPUT
 
 __all__ = [
     "AnalyzeBody",
@@ -22,11 +29,18 @@ __all__ = [
 ]
 
 
+EpochMs = Annotated[int, Field(ge=0, le=MAX_EPOCH_MS, description="epoch milliseconds")]
+Symbol = Annotated[str, Field(max_length=MAX_SYMBOL_INPUT, examples=["BTCUSDT"])]
+Name = Annotated[str, Field(max_length=64)]
+Names = Annotated[list[Name], Field(max_length=4 * len(STRATEGIES))]
+TimeframeKey = Annotated[str, Field(max_length=MAX_TIMEFRAME_INPUT)]
+
+
 class CandleBody(TypedDict):
     """One candle; a TypedDict rather than a model because requests carry hundreds of them and
     validating into plain dicts is markedly cheaper."""
 
-    timestamp: Annotated[int, Field(description="candle open time, epoch milliseconds")]
+    timestamp: Annotated[int, Field(ge=0, le=MAX_EPOCH_MS, description="candle open time, epoch milliseconds")]
     open: float
     high: float
     low: float
@@ -34,48 +48,55 @@ class CandleBody(TypedDict):
     volume: float
 
 
+TimeframeData = Annotated[
+    dict[TimeframeKey, list[CandleBody]],
+    Field(max_length=16, description="candles per timeframe (1m 5m 15m 30m 1h 4h 1d or M1..D1), oldest first; "
+          "omit to analyse the streamer's own candles for a streamed symbol"),
+]
+Extra = Annotated[dict[Name, Any], Field(max_length=64)]
+Price = Annotated[float, Field(allow_inf_nan=False)]
+Volume = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
 class StrategyContextBody(BaseModel):
-    selected_strategies: list[str] | None = None
-    market_condition: str | None = None
-    risk_level: str | None = Field(None, description="Conservative, Moderate or Aggressive")
-    user_preferences: dict[str, Any] = Field(default_factory=dict)
-    technical_indicators: dict[str, Any] = Field(default_factory=dict)
+    selected_strategies: Names | None = None
+    market_condition: Name | None = None
+    risk_level: Name | None = Field(None, description="Conservative, Moderate or Aggressive")
+    user_preferences: Extra = Field(default_factory=dict)
+    technical_indicators: Extra = Field(default_factory=dict)
 
 
 class AnalyzeBody(BaseModel):
-    symbol: str = Field(examples=["BTCUSDT"])
-    timeframe_data: dict[str, list[CandleBody]] | None = Field(
-        None, description="candles per timeframe (1m 5m 15m 30m 1h 4h 1d or M1..D1), oldest first; "
-        "omit to analyse the streamer's own candles for a streamed symbol",
-    )
-    current_price: float | None = None
-    volume_24h: float | None = None
-    timestamp: int | None = Field(None, description="epoch milliseconds")
+    symbol: Symbol
+    timeframe_data: TimeframeData | None = None
+    current_price: Price | None = None
+    volume_24h: Volume | None = None
+    timestamp: EpochMs | None = None
     strategy_context: StrategyContextBody | None = None
 
 
 class StrategyRecommendationsBody(BaseModel):
-    symbol: str
-    timeframe_data: dict[str, list[CandleBody]] | None = None
-    current_price: float | None = None
-    timestamp: int | None = None
-    available_strategies: list[str] | None = None
+    symbol: Symbol
+    timeframe_data: TimeframeData | None = None
+    current_price: Price | None = None
+    timestamp: EpochMs | None = None
+    available_strategies: Names | None = None
 
 
 class MarketConditionBody(BaseModel):
-    symbol: str
-    timeframe_data: dict[str, list[CandleBody]] | None = None
-    current_price: float | None = None
-    volume_24h: float | None = None
-    timestamp: int | None = None
+    symbol: Symbol
+    timeframe_data: TimeframeData | None = None
+    current_price: Price | None = None
+    volume_24h: Volume | None = None
+    timestamp: EpochMs | None = None
 
 
 class FeedbackBody(BaseModel):
     signal_id: str = Field(min_length=1, max_length=40)
-    symbol: str
+    symbol: Symbol
     predicted_signal: Literal["Long", "Short", "Neutral"]
     actual_outcome: Literal["PROFIT", "LOSS", "NEUTRAL"]
     profit_loss: float | None = Field(None, allow_inf_nan=False)
     confidence_was_accurate: bool | None = None
     feedback_notes: str | None = Field(None, max_length=4000)
-    timestamp: int | None = None
+    timestamp: EpochMs | None = None

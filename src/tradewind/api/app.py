@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from tradewind import __version__
 from tradewind.api import ai, ai_logs, debug, service_info, streamer, ws
+from tradewind.api.body_limit import BodyLimit
 from tradewind.api.errors import install_error_handlers
 from tradewind.api.request_route import openapi_models
 from tradewind.bootstrap import Container, build_container
@@ -39,6 +40,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.state.container = container
     app.state.streamer_service = container.streamer_service
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)  # outermost: before any parsing
     app.include_router(service_info.router)
     app.include_router(streamer.router)
     app.include_router(ai.router)

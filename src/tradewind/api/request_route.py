@@ -9,17 +9,14 @@ and its errors go through the app's exception handlers like any other.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
 import pydantic
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["RequestRoute", "openapi_models", "parse_body", "request_body"]
-
-Model = TypeVar("Model", bound=pydantic.BaseModel)
+__all__ = ["RequestRoute", "openapi_models", "request_body"]
 
 openapi_models: dict[str, type[pydantic.BaseModel]] = {}
 """Models documented through ``request_body``; ``create_app`` adds them to the OpenAPI components."""
@@ -30,15 +27,6 @@ def request_body(model: type[pydantic.BaseModel]) -> dict[str, Any]:
     openapi_models[model.__name__] = model
     schema = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
-def parse_body(model: type[Model], raw: bytes) -> Model:
-    """Parse and validate JSON bytes in one pass (pydantic-core); errors are FastAPI's 422."""
-    try:
-        return model.model_validate_json(raw)
-    except pydantic.ValidationError as exc:
-        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
-        raise RequestValidationError(errors) from None
 
 
 class RequestRoute(APIRoute):

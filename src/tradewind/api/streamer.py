@@ -16,6 +16,7 @@ from starlette.datastructures import QueryParams
 from tradewind.api.deps import StreamerDep
 from tradewind.api.request_route import RequestRoute
 from tradewind.domain.errors import TradewindError, ValidationError
+from tradewind.domain.excerpt import excerpt
 from tradewind.market.service import MAX_LIMIT, StreamerService
 
 __all__ = ["router"]
@@ -62,13 +63,15 @@ def _candle_params(query_string: bytes) -> tuple[int, str]:
     params = QueryParams(query_string)
     fmt = params.get("format", "dict")
     if fmt not in ("dict", "array"):
-        raise ValidationError(f"format must be 'dict' or 'array', got {fmt!r}", field="format")
+        raise ValidationError(f"format must be 'dict' or 'array', got {excerpt(fmt)}", field="format")
     text = params.get("limit")
     try:
         limit = 50 if text is None else int(text)
     except ValueError:
-        raise ValidationError(f"limit must be an integer between 1 and {MAX_LIMIT}, got {text!r}", field="limit") from None
-    if len(_parsed_queries) < 1024:
+        raise ValidationError(
+            f"limit must be an integer between 1 and {MAX_LIMIT}, got {excerpt(text)}", field="limit"
+        ) from None
+    if len(_parsed_queries) < 1024 and len(query_string) <= 64:  # bounded in entries and in bytes
         _parsed_queries[query_string] = (limit, fmt)
     return limit, fmt
 

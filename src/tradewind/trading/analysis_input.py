@@ -14,7 +14,9 @@ import numpy as np
 
 from tradewind.analysts.base import AnalysisRequest, RiskLevel
 from tradewind.domain.bars import Bars, check_bars
-from tradewind.domain.errors import ValidationError
+from tradewind.domain.epoch import MAX_EPOCH_MS, check_epoch_ms
+from tradewind.domain.errors import InvalidCandle, ValidationError
+from tradewind.domain.excerpt import excerpt
 from tradewind.domain.signal import STRATEGIES
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe, parse_timeframe
@@ -24,10 +26,20 @@ __all__ = ["RISK_LEVELS", "bars_from_rows", "build_request", "check_strategies"]
 RISK_LEVELS: tuple[RiskLevel, ...] = ("Conservative", "Moderate", "Aggressive")
 
 
-def bars_from_rows(rows: Sequence[Sequence[float]] | np.ndarray) -> Bars:
-    """Rows of ``(timestamp_ms, open, high, low, close, volume)`` as Bars (time in seconds)."""
+def bars_from_rows(rows: Sequence[Sequence[float]] | np.ndarray, *, field: str = "candles") -> Bars:
+    """Rows of ``(timestamp_ms, open, high, low, close, volume)`` as Bars (time in seconds).
+
+    A timestamp past the year 9999 is refused here, before the conversion to int64 could wrap it.
+    """
     array = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
     times_ms = array[:, 0]
+    late = np.flatnonzero(~(times_ms <= MAX_EPOCH_MS))
+    if late.size:
+        i = int(late[0])
+        raise InvalidCandle(
+            f"{field}[{i}].timestamp must be epoch milliseconds before the year 10000, got {excerpt(times_ms[i])}",
+            field=f"{field}[{i}].timestamp", row=i,
+        )
     return Bars(
         (times_ms // 1000).astype(np.int64), array[:, 1].copy(), array[:, 2].copy(), array[:, 3].copy(),
         array[:, 4].copy(), array[:, 5].copy(), np.full(array.shape[0], np.nan),
@@ -40,7 +52,7 @@ def check_strategies(names: Sequence[str] | None, *, field: str) -> tuple[str, .
     for index, name in enumerate(names):
         if name not in STRATEGIES:
             raise ValidationError(
-                f"unknown strategy {name!r}: use one of {', '.join(STRATEGIES)}", field=f"{field}[{index}]"
+                f"unknown strategy {excerpt(name)}: use one of {', '.join(STRATEGIES)}", field=f"{field}[{index}]"
             )
     if not names:
         raise ValidationError("name at least one strategy, or leave the field out", field=field)
@@ -50,7 +62,7 @@ def check_strategies(names: Sequence[str] | None, *, field: str) -> tuple[str, .
 def build_request(
     *,
     symbol: str,
-    timeframe_data: Mapping[str, Sequence[Sequence[float]]],
+    timeframe_data: Mapping[str, Sequence[Sequence[float]] | np.ndarray | Bars],
     timestamp_ms: int,
     current_price: float | None = None,
     selected_strategies: Sequence[str] | None = None,
@@ -60,6 +72,7 @@ def build_request(
     max_price_deviation: float = 0.2,
 ) -> AnalysisRequest:
     canonical = normalize_symbol(symbol)
+    check_epoch_ms(timestamp_ms, field="timestamp")
     if not timeframe_data:
         raise ValidationError("timeframe_data must hold at least one timeframe", field="timeframe_data")
     candles: dict[Timeframe, Bars] = {}
@@ -70,14 +83,16 @@ def build_request(
             raise ValidationError(f"timeframe {timeframe.value} is given twice", field=field)
         if len(rows) > max_candles:
             raise ValidationError(f"at most {max_candles} candles per timeframe, got {len(rows)}", field=field)
-        bars = bars_from_rows(rows)
+        bars = rows if isinstance(rows, Bars) else bars_from_rows(rows, field=field)
         check_bars(bars, field=field)
         candles[timeframe] = bars
     if current_price is not None:
         primary = candles[min(candles, key=lambda tf: tf.seconds)]
         last = float(primary.close[-1])
         if not np.isfinite(current_price) or current_price <= 0:
-            raise ValidationError(f"current_price must be a positive number, got {current_price!r}", field="current_price")
+            raise ValidationError(
+                f"current_price must be a positive number, got {excerpt(current_price)}", field="current_price"
+            )
         if abs(current_price / last - 1) > max_price_deviation:
             raise ValidationError(
                 f"current_price {current_price} is {abs(current_price / last - 1):.0%} from the last close {last}"

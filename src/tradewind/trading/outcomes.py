@@ -62,7 +62,9 @@ __all__ = [
     "resolve_outcome",
 ]
 
-OutcomeStatus = Literal["take_profit", "stop_loss", "horizon", "open"]
+OutcomeStatus = Literal["take_profit", "stop_loss", "horizon", "open", "unscorable"]
+"""``unscorable``: a stored signal whose data cannot be scored (written by an older version, or
+corrupted); it is marked once so it is neither retried forever nor counted in any figure."""
 
 NEUTRAL_BAND = 0.005
 """A move within +-0.5% counts as "no move": it would barely pay round-trip fees and spread."""

@@ -15,13 +15,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
+
 from tradewind.analysts.base import AnalysisRequest, Analyst, MarketView, request_hash
 from tradewind.domain.bars import Bars
 from tradewind.domain.clock import Clock, SystemClock
+from tradewind.domain.epoch import check_epoch_ms
 from tradewind.domain.errors import NotFound, ValidationError
+from tradewind.domain.excerpt import excerpt
 from tradewind.domain.ports import CandleStore
 from tradewind.domain.signal import Signal
-from tradewind.domain.timeframe import Timeframe
+from tradewind.domain.symbol import normalize_symbol
+from tradewind.domain.timeframe import Timeframe, parse_timeframe
 from tradewind.trading.analysis_input import build_request, check_strategies
 from tradewind.trading.outcomes import DEFAULT_HORIZONS, Outcome, resolve_outcome
 from tradewind.trading.performance import performance_report
@@ -32,6 +37,7 @@ __all__ = ["RECENT_PREFIX", "AnalysisResult", "SignalService", "signal_document"
 log = logging.getLogger(__name__)
 
 RECENT_PREFIX = "[RECENT] "
+MAX_SIGNAL_ID = 40  # ids are "sig_" + 20 hex digits; a longer one cannot exist, so it is not looked up
 
 
 @dataclass(frozen=True)
@@ -116,11 +122,7 @@ class SignalService:
             candles = self.streamed_candles(symbol)
             if not candles:
                 raise ValidationError(f"the streamer has no closed candles for {symbol} yet", field="symbol")
-            timeframe_data = {
-                tf.value: list(zip((b.time * 1000).tolist(), b.open.tolist(), b.high.tolist(), b.low.tolist(),
-                                   b.close.tolist(), b.volume.tolist()))
-                for tf, b in candles.items()
-            }
+            timeframe_data = {tf.value: bars for tf, bars in candles.items()}  # Bars straight, no row round trip
         return build_request(
             symbol=symbol, timeframe_data=timeframe_data, timestamp_ms=timestamp_ms or now_ms,
             current_price=current_price, selected_strategies=selected_strategies, risk_level=risk_level,
@@ -143,9 +145,7 @@ class SignalService:
 
     def signal_detail(self, signal_id: str) -> dict[str, Any]:
         """A stored signal's document with its measured outcome and any feedback."""
-        stored = self.store.get(signal_id)
-        if stored is None:
-            raise NotFound(f"signal_id {signal_id!r} is not a stored signal")
+        stored = self._stored(signal_id)
         outcome = self.store.outcome(signal_id)
         return {
             **stored.analysis,
@@ -162,17 +162,28 @@ class SignalService:
         }
 
     # --- analysis ----------------------------------------------------------------------------
+    def analyze_payload(self, **payload: Any) -> AnalysisResult:
+        """Validate a payload (see ``request_from_payload``), then answer from the cache or analyse."""
+        request = self.request_from_payload(**payload)
+        return self.cached_result(request.symbol) or self.analyze(request, use_cache=False)
+
+    def recent_result(self, symbol: str) -> AnalysisResult | None:
+        """The cached answer for ``symbol`` if it is in memory: no database, cheap enough for the event loop."""
+        if self.cache_ttl_seconds <= 0:
+            return None
+        canonical = normalize_symbol(symbol)
+        with self._lock:
+            hit = self._recent.get(canonical)
+        if hit is None or self.clock.now() - hit[0] > self.cache_ttl_seconds:
+            return None
+        return _recent(hit[1])
+
     def cached_result(self, symbol: str) -> AnalysisResult | None:
         """The seed's cache: a stored analysis of ``symbol`` younger than the TTL, marked [RECENT]."""
         if self.cache_ttl_seconds <= 0:
             return None
         cached = self._cached(symbol)
-        if cached is None:
-            return None
-        document = dict(cached.analysis)
-        document["reasoning"] = RECENT_PREFIX + str(document.get("reasoning", ""))
-        document["cached"] = True
-        return AnalysisResult(cached.signal_id, document, True, None)
+        return None if cached is None else _recent(cached)
 
     def analyze(self, request: AnalysisRequest, *, use_cache: bool = True) -> AnalysisResult:
         """Analyse, store and announce; a fresh stored result for the symbol answers instead."""
@@ -232,18 +243,25 @@ class SignalService:
         self, *, signal_id: str, symbol: str, predicted_signal: str, actual_outcome: str, profit_loss: float | None,
         confidence_was_accurate: bool | None, feedback_notes: str | None, timestamp: int | None,
     ) -> Feedback:
-        stored = self.store.get(signal_id)
-        if stored is None:
-            raise NotFound(f"signal_id {signal_id!r} is not a stored signal")
-        if stored.symbol != symbol:
-            raise ValidationError(f"signal {signal_id} is for {stored.symbol}, not {symbol}", field="symbol")
+        canonical = normalize_symbol(symbol)
+        if timestamp is not None:
+            check_epoch_ms(timestamp, field="timestamp")
+        stored = self._stored(signal_id)
+        if stored.symbol != canonical:
+            raise ValidationError(f"signal {signal_id} is for {stored.symbol}, not {canonical}", field="symbol")
         item = Feedback(
-            signal_id=signal_id, symbol=symbol, predicted_signal=predicted_signal, actual_outcome=actual_outcome,
+            signal_id=signal_id, symbol=canonical, predicted_signal=predicted_signal, actual_outcome=actual_outcome,
             profit_loss=profit_loss, confidence_was_accurate=confidence_was_accurate, feedback_notes=feedback_notes,
             timestamp=timestamp, created_at=datetime.fromtimestamp(self.clock.now(), timezone.utc),
         )
         self.store.add_feedback(item)
         return item
+
+    def _stored(self, signal_id: str) -> StoredSignal:
+        stored = self.store.get(signal_id) if len(signal_id) <= MAX_SIGNAL_ID else None
+        if stored is None:
+            raise NotFound(f"signal_id {excerpt(signal_id)} is not a stored signal", field="signal_id")
+        return stored
 
     def storage_stats(self) -> dict[str, Any]:
         return self.store.stats()
@@ -262,28 +280,53 @@ class SignalService:
             return 0
         resolved = 0
         for stored in self.store.unresolved(limit=limit):
-            scored = stored.scored_input()
-            if scored is None or stored.timeframe is None:
-                continue
-            timeframe = Timeframe(stored.timeframe)
-            # candles that opened at or after the entry (the close of the last candle seen)
-            following = self.candles.since(stored.symbol, timeframe, scored.entry_time)
-            outcome = resolve_outcome(scored, following)
-            if outcome.status != "open":
-                self.store.save_outcome(stored.signal_id, outcome)
-                resolved += 1
+            try:
+                resolved += self._resolve(stored)
+            except (ValueError, TypeError) as exc:  # bad data in one row must not stop the others
+                log.warning("signal %s cannot be scored, marked unscorable: %s", stored.signal_id, exc)
+                self.store.save_outcome(stored.signal_id, Outcome(stored.signal_id, "unscorable"))
         return resolved
+
+    def _resolve(self, stored: StoredSignal) -> int:
+        """Score one stored signal; 1 when it resolved now."""
+        assert self.candles is not None
+        scored = stored.scored_input()
+        if scored is None or stored.timeframe is None:
+            return 0
+        timeframe = parse_timeframe(stored.timeframe, field="timeframe")
+        # candles that opened at or after the entry (the close of the last candle seen)
+        following = self.candles.since(stored.symbol, timeframe, scored.entry_time)
+        outcome = resolve_outcome(scored, following)
+        if outcome.status == "open":
+            return 0
+        self.store.save_outcome(stored.signal_id, outcome)
+        return 1
 
     def performance(self) -> dict[str, Any]:
         """Accuracy and calibration from measured outcomes only (None where nothing resolved)."""
         self.resolve_open()
         records = []
+        unscorable = 0
         for stored, outcome in self.store.scored():
-            scored = stored.scored_input()
+            if outcome is not None and outcome.status == "unscorable":
+                unscorable += 1
+                continue
+            try:
+                scored = stored.scored_input()
+            except (ValueError, TypeError):
+                continue  # resolve_open marks it unscorable on its next pass
             if scored is None:
                 continue
             records.append((scored, outcome if outcome is not None else _open(stored.signal_id)))
-        return performance_report(records)
+        return {**performance_report(records), "unscorable": unscorable}
+
+
+def _recent(stored: StoredSignal) -> AnalysisResult:
+    """A stored analysis as the seed's cached answer: ``[RECENT]`` before its reasoning."""
+    document = dict(stored.analysis)
+    document["reasoning"] = RECENT_PREFIX + str(document.get("reasoning", ""))
+    document["cached"] = True
+    return AnalysisResult(stored.signal_id, document, True, None)
 
 
 def _open(signal_id: str) -> Outcome:
