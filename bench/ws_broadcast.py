@@ -9,15 +9,24 @@ clock, so latency = receive - publish. That includes the clients' own queueing o
 is an upper bound on the server's share; the server's share alone is printed too (publish to the
 last client's frame written to its socket, from a bench-only wrapper of ``Subscriber.mark_sent``).
 Baseline: the same broadcast to 1 client. Goal: p99 < 100 ms at 1,000 clients.
+
+Then the slow-client rules at their defaults (queue 100, send timeout 3 s): a client that sends
+300 pings at once while reading (baseline: the same 300 one at a time) must get every Pong and
+not be cut; a raw-socket client that never reads must be cut (goal: within 5 s). At 1,000
+signals of 8 KB a second its queue overflows once the kernel's buffers are full ("too slow"); when
+a few large signals fill the buffers and then 20 a second follow, too few to fill its queue, the
+send timeout cuts it ("not reading").
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -82,6 +91,31 @@ def serve(port: int) -> None:
     @app.get("/bench/last-write", include_in_schema=False)
     async def last() -> dict[str, float]:
         return {"at": last_write[0]}
+
+    floods: set[asyncio.Task[None]] = set()
+
+    async def flood(phases: list[tuple[int, float, int]]) -> None:
+        seq = 0
+        for count, per_second, size in phases:
+            for _ in range(count):
+                document = {**documents[0], "reasoning": "x" * size, "signal_id": f"flood-{seq}"}
+                container.hub.publish_signal("BTCUSDT", document)
+                seq += 1
+                await asyncio.sleep(1 / per_second)
+
+    @app.post("/bench/flood", include_in_schema=False)
+    async def start_flood(phases: list[tuple[int, float, int]]) -> dict[str, int]:
+        """For each phase ``count`` signals of ``size`` bytes of reasoning at ``per_second``, in the background."""
+        task = asyncio.create_task(flood(phases))
+        floods.add(task)
+        task.add_done_callback(floods.discard)
+        return {"signals": sum(count for count, _, _ in phases)}
+
+    @app.delete("/bench/flood", include_in_schema=False)
+    async def stop_floods() -> dict[str, int]:
+        for task in tuple(floods):
+            task.cancel()
+        return {"stopped": len(floods)}
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
@@ -154,6 +188,84 @@ async def measure(
     return latencies, written, connect_seconds
 
 
+async def ping_burst(base: str, count: int, at_once: bool) -> tuple[float, int, bool]:
+    """ms until ``count`` pings (sent at once, or each after the last Pong) are all answered; the
+    Pongs received; whether the client was cut off."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    pongs = 0
+    async with connect(base.replace("http", "ws", 1) + "/ws", proxy=None) as ws:
+        await ws.recv()  # the connection message
+        started = time.perf_counter()
+        try:
+            if at_once:
+                for _ in range(count):
+                    await ws.send("ping")
+            for _ in range(count):
+                if not at_once:
+                    await ws.send("ping")
+                while '"Pong"' not in await asyncio.wait_for(ws.recv(), 10):
+                    pass
+                pongs += 1
+        except ConnectionClosed:
+            return (time.perf_counter() - started) * 1000, pongs, True
+        return (time.perf_counter() - started) * 1000, pongs, False
+
+
+def never_reading_client(base: str) -> socket.socket:
+    """A raw socket that does the WebSocket handshake, with a tiny receive buffer, and never reads again."""
+    port = int(base.rsplit(":", 1)[1])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101 "), head[:40]
+    return sock
+
+
+def time_to_cut(base: str, phases: list[tuple[int, float, int]]) -> tuple[float, str]:
+    """Seconds from the start of a flood to the never-reading client's cut-off, and which rule cut it."""
+    before = httpx.get(base + "/health", timeout=5).json()["websocket"]
+    sock = never_reading_client(base)
+    try:
+        started = time.monotonic()
+        httpx.post(base + "/bench/flood", json=phases, timeout=5).raise_for_status()
+        while time.monotonic() - started < 30:
+            stats = httpx.get(base + "/health", timeout=5).json()["websocket"]
+            if stats["slow_clients_disconnected"] > before["slow_clients_disconnected"]:
+                elapsed = time.monotonic() - started
+                reading = stats["slow_clients_not_reading"] > before["slow_clients_not_reading"]
+                return elapsed, "not reading" if reading else "too slow"
+            time.sleep(0.01)
+        return float("inf"), "never cut"
+    finally:
+        httpx.delete(base + "/bench/flood", timeout=5)
+        sock.close()
+
+
+def slow_client_rules(base: str) -> None:
+    stats = httpx.get(base + "/health", timeout=5).json()["websocket"]
+    print(f"\nslow-client rules: queue {stats['queue_size']}, send timeout {stats['send_timeout_seconds']:g} s, "
+          f"replies {stats['reply_queue_size']} before the reader waits")
+    for at_once in (False, True):
+        ms, pongs, cut = asyncio.run(ping_burst(base, 300, at_once))
+        label = "300 pings sent at once" if at_once else "300 pings one at a time (baseline)"
+        print(f"  {label:<36} {pongs:>4} Pongs in {ms:>7.1f} ms, cut off: {'yes' if cut else 'no'}")
+    # the kernel takes up to ~4 MB (tcp_wmem) before a send blocks: 40 signals of 128 KB fill it fast
+    for label, phases in (("1000 signals/s of 8 KB", [(3000, 1000.0, 8000)]),
+                          ("40 of 128 KB, then 20/s of 8 KB", [(40, 100.0, 128_000), (200, 20.0, 8000)])):
+        seconds, rule = time_to_cut(base, phases)
+        goal = f"< 5 s: {'met' if seconds < 5 else 'NOT met'}"
+        print(f"  never-reading client, {label:<32} cut after {seconds:>5.2f} s ({rule}); {goal}")
+        time.sleep(1)
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -211,6 +323,7 @@ def main() -> None:
                       f"{connect_seconds:>10.2f} {goal:>18}")
                 time.sleep(0.5)
         print("server ms: median time from publish to the last client's frame written to its socket")
+        slow_client_rules(base)
         stats = httpx.get(base + "/health", timeout=5).json()["websocket"]
         print(f"hub: {stats['messages_published']} broadcasts, {stats['messages_sent']} messages sent, "
               f"{stats['slow_clients_disconnected']} slow clients cut off")

@@ -158,7 +158,9 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     llm_client, analyst = None, rules
     if settings.analyst == "llm":
         llm_client, analyst = build_llm_analyst(settings, decisions=decisions, rules=rules, clock=clock)
-    hub = BroadcastHub(queue_size=settings.ws_queue_size, clock=clock)
+    hub = BroadcastHub(
+        queue_size=settings.ws_queue_size, send_timeout=settings.ws_send_timeout_seconds, clock=clock
+    )
     bus.subscribe(CandleClosed.topic, hub.on_candle_closed)
     signals = SignalService(
         analyst=analyst,

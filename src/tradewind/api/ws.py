@@ -4,8 +4,14 @@ Server to client: ``connection`` on connect, ``AISignalReceived`` for every new 
 ``CandleClosed`` on ``candles:{SYMBOL}:{tf}``, ``Pong``, ``subscribed``/``unsubscribed`` and
 ``error`` replies. Client to server: ``ping`` (text) or ``{"type": "ping"}``,
 ``{"type": "subscribe" | "unsubscribe", "channels": [...]}``. A bad message gets an ``error``
-reply naming the field and the connection stays open. One task writes (draining the client's
-queue), one reads; the hub cutting a slow client off ends both and closes with code 1008.
+reply naming the field (quoting at most an excerpt of what was sent) and the connection stays open.
+
+One task reads, one writes (``Subscriber.deliver``: the hub's rules on slow clients live in
+``adapters/broadcast.py``). The reader waits for room for its replies, so a client that floods us
+is read more slowly, never cut off for it. When the hub cuts a client off, both tasks end and the
+client is closed with 1008 and the reason; the close frame gets one send timeout like any message,
+and then the connection is dropped whether it got out or not: uvicorn's own close waits for the
+peer to take every buffered byte first, which a client that never reads never does.
 """
 
 from __future__ import annotations
@@ -19,13 +25,13 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from tradewind.adapters.broadcast import SLOW_CLIENT_CODE, BroadcastHub, Subscriber, parse_channels
 from tradewind.bootstrap import Container
 from tradewind.domain.errors import ValidationError
+from tradewind.domain.excerpt import excerpt
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["websocket"])
 
 CONNECTED = "Connected to AI Trading Service"
-CLOSE_TIMEOUT = 10.0  # how long a cut-off client gets to take its close frame
 
 
 @router.websocket("/ws")
@@ -35,7 +41,7 @@ async def ws(websocket: WebSocket) -> None:
     hub = container.hub
     await websocket.accept()
     client = hub.connect()
-    hub.send(client, "connection", message=CONNECTED)
+    await hub.reply(client, "connection", message=CONNECTED)
     tasks = [
         asyncio.create_task(_read(websocket, hub, client, container)),
         asyncio.create_task(_write(websocket, client)),
@@ -49,15 +55,33 @@ async def ws(websocket: WebSocket) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     if client.close_reason is not None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(SLOW_CLIENT_CODE, client.close_reason), CLOSE_TIMEOUT)
+        await _close(websocket, client.close_reason, hub.send_timeout)
 
 
 async def _write(websocket: WebSocket, client: Subscriber) -> None:
     with contextlib.suppress(WebSocketDisconnect, OSError):
-        while True:
-            await websocket.send_text(await client.next())
-            client.mark_sent()
+        await client.deliver(websocket.send_text)
+
+
+async def _close(websocket: WebSocket, reason: str, timeout: float) -> None:
+    """Close with 1008 and ``reason``; ``timeout`` later the connection is dropped, closed or not."""
+    transport = _transport(websocket)
+    if transport is not None:  # a no-op when the close handshake is over by then
+        asyncio.get_running_loop().call_later(timeout, transport.abort)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(websocket.close(SLOW_CLIENT_CODE, reason), timeout)
+
+
+def _transport(websocket: WebSocket) -> asyncio.Transport | None:
+    """The connection's transport, where the server lets us reach it, else None.
+
+    ASGI has no call that drops a connection. Under uvicorn ``receive`` is a method of the
+    connection's protocol object, which holds the transport; under another server this finds
+    nothing and that server's own timeouts apply.
+    """
+    protocol = getattr(websocket._receive, "__self__", None)
+    transport = getattr(protocol, "transport", None)
+    return transport if callable(getattr(transport, "abort", None)) else None
 
 
 async def _read(websocket: WebSocket, hub: BroadcastHub, client: Subscriber, container: Container) -> None:
@@ -70,44 +94,44 @@ async def _read(websocket: WebSocket, hub: BroadcastHub, client: Subscriber, con
             try:
                 text = (message.get("bytes") or b"").decode()
             except UnicodeDecodeError:
-                hub.send(client, "error", message="a message must be UTF-8 JSON text", error_code="VALIDATION_ERROR",
-                         field=None)
+                await hub.reply(client, "error", message="a message must be UTF-8 JSON text",
+                                error_code="VALIDATION_ERROR", field=None)
                 continue
-        _answer(text, hub, client, container)
+        await _answer(text, hub, client, container)
 
 
-def _answer(text: str, hub: BroadcastHub, client: Subscriber, container: Container) -> None:
+async def _answer(text: str, hub: BroadcastHub, client: Subscriber, container: Container) -> None:
     """Act on one client message; every outcome is a reply, never an exception."""
     if text.strip().lower() == "ping":
-        hub.send(client, "Pong", message="Connection alive")
+        await hub.reply(client, "Pong", message="Connection alive")
         return
     try:
         body = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        hub.send(client, "error", message=f"message is not valid JSON: {exc}", error_code="VALIDATION_ERROR",
-                 field=None)
+    except orjson.JSONDecodeError as exc:  # orjson's message gives the position, never the text
+        await hub.reply(client, "error", message=f"message is not valid JSON: {exc}", error_code="VALIDATION_ERROR",
+                        field=None)
         return
     kind = body.get("type") if isinstance(body, dict) else None
     if not isinstance(kind, str):
-        hub.send(client, "error", message='a message must be a JSON object with a string "type"',
-                 error_code="VALIDATION_ERROR", field="type")
+        await hub.reply(client, "error", message='a message must be a JSON object with a string "type"',
+                        error_code="VALIDATION_ERROR", field="type")
         return
     kind = kind.lower()
     if kind == "ping":
-        hub.send(client, "Pong", message="Connection alive")
+        await hub.reply(client, "Pong", message="Connection alive")
     elif kind in ("subscribe", "unsubscribe"):
         try:
             channels = parse_channels(
                 body.get("channels"), symbols=container.streamer.symbols, timeframes=container.streamer.timeframes
             )
         except ValidationError as exc:
-            hub.send(client, "error", message=str(exc), error_code=exc.code, field=exc.field)
+            await hub.reply(client, "error", message=str(exc), error_code=exc.code, field=exc.field)
             return
         if kind == "subscribe":
             hub.subscribe(client, channels)
         else:
             hub.unsubscribe(client, channels)
-        hub.send(client, kind + "d", channels=sorted(client.channels))
+        await hub.reply(client, kind + "d", channels=sorted(client.channels))
     else:
-        hub.send(client, "error", message=f"unknown message type {body['type']!r}: use ping, subscribe or unsubscribe",
-                 error_code="VALIDATION_ERROR", field="type")
+        await hub.reply(client, "error", error_code="VALIDATION_ERROR", field="type",
+                        message=f"unknown message type {excerpt(body['type'])}: use ping, subscribe or unsubscribe")
