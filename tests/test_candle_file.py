@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tradewind.domain import Candle, Timeframe
 from tradewind.domain.errors import ValidationError
@@ -236,3 +238,151 @@ def test_corrupt_gzip(tmp_path: Path) -> None:
 
 def test_rejection_reads_well() -> None:
     assert str(Rejection(7, "high", "high 1.0 is below low 2.0")) == "line 7, high: high 1.0 is below low 2.0"
+
+
+# --- hostile files: every shape ends as a rejection or one CandleFileError, quoting only an excerpt ---------------
+
+GOOD = [1_700_000_100_000, 1.0, 2.0, 0.5, 1.5, 10.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[" * 100_000, "nested too deeply"),
+        ("[[" * 50_000 + "]]" * 50_000, "nested too deeply"),
+        ("[[" + "7" * 5000 + ", 1, 2, 0.5, 1.5, 10]]", "integer of more than 4300 digits"),
+    ],
+    ids=["open-brackets", "balanced-nesting", "5000-digit-integer"],
+)
+def test_json_the_parser_cannot_take_is_one_clear_error(tmp_path: Path, text: str, words: str) -> None:
+    with pytest.raises(CandleFileError) as caught:
+        read_candle_file(write(tmp_path, "hostile.json", text))
+    assert words in str(caught.value) and len(str(caught.value)) < 200
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "words"),
+    [
+        ([GOOD[0], [1, [2]], *GOOD[2:]], "open", "open must be a number, got [1, [2]]"),
+        ([GOOD[0], *GOOD[1:4], {"close": 1}, GOOD[5]], "close", "close must be a number, got {'close': 1}"),
+        ([GOOD[0], *GOOD[1:5], "10"], "volume", "volume must be a number, got '10'"),
+        ([GOOD[0], *GOOD[1:5], True], "volume", "volume must be a number, got True"),
+        (["2024-01-01", *GOOD[1:]], "time", "time must be a number, got '2024-01-01'"),
+        ([GOOD[0], float("inf"), *GOOD[2:]], "open", "must be finite"),
+        ([GOOD[0], *GOOD[1:5], 10**4000], "volume", "volume must be finite, got an integer of about 4001 digits"),
+        ([10**4000, *GOOD[1:]], "time", "after the year 9999 (microseconds?), got an integer of about 4001 digits"),
+        ([-(10**4000), *GOOD[1:]], "time", "non-negative seconds, got an integer of about 4001 digits"),
+        ([1e300, *GOOD[1:]], "time", "after the year 9999"),
+        ([2**70 + 1, *GOOD[1:]], "time", "after the year 9999"),
+    ],
+    ids=["nested-list", "dict", "string", "bool", "iso-string-time", "inf", "4000-digit-volume", "4000-digit-time",
+         "negative-4000-digit-time", "1e300-time", "odd-2**70-time"],
+)
+def test_json_values_no_candle_can_hold_are_rejected_by_field(tmp_path: Path, row: list[object], field: str,
+                                                              words: str) -> None:
+    text = json.dumps([GOOD, row, [GOOD[0] + 300_000, *GOOD[1:]]]).replace("Infinity", "1e400")
+    report = read_candle_file(write(tmp_path, "values.json", text))
+    rejection = only(report)
+    assert (rejection.line, rejection.field) == (2, field)
+    assert words in rejection.reason and len(rejection.reason) < 150
+    assert len(report.candles) == 2
+
+
+def test_huge_cells_are_quoted_as_an_excerpt(tmp_path: Path) -> None:
+    megabyte = "x" * 1_000_000
+    report = read_candle_file(write(tmp_path, "big.json", json.dumps([[GOOD[0], megabyte, *GOOD[2:]]])))
+    reason = only(report).reason
+    assert len(reason) < 120 and "(1000000 characters)" in reason
+    cell = "9" * 50_000 + "x"  # under the csv module's field limit, so the row is read and rejected
+    csv_report = read_candle_file(write(tmp_path, "big.csv", f"{HEADER}\n1700000100,{cell},2,0.5,1.5,10\n"))
+    assert len(only(csv_report).reason) < 120 and "(50001 characters)" in only(csv_report).reason
+    over_limit = "y" * 1_000_000  # past the csv field limit: the file as a whole is refused, briefly
+    with pytest.raises(CandleFileError, match="field larger than field limit") as caught:
+        read_candle_file(write(tmp_path, "huge.csv", f"{HEADER}\n1700000100,{over_limit},2,0.5,1.5,10\n"))
+    assert len(str(caught.value)) < 150
+
+
+def test_csv_nul_bytes_and_out_of_range_numbers_are_rejections(tmp_path: Path) -> None:
+    lines = [HEADER, "1700000100,1\x00,2,0.5,1.5,10", "1700000400,1e400,2,0.5,1.5,10",
+             f"{'1' * 4000},1,2,0.5,1.5,10", f"1700000700,1,2,0.5,1.5,{'9' * 5000}", "1700001000,1,2,0.5,1.5,10"]
+    report = read_candle_file(write(tmp_path, "odd.csv", "\n".join(lines) + "\n"))
+    assert [(r.line, r.field) for r in report.rejected] == [(2, "open"), (3, "open"), (4, "time"), (5, "volume")]
+    assert "'1\\x00'" in report.rejected[0].reason
+    assert "after the year 9999" in report.rejected[2].reason and len(report.rejected[2].reason) < 120
+    assert [c.time for c in report.candles] == [1_700_001_000]
+
+
+def test_paths_that_are_not_readable_files_say_what_they_are(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(CandleFileError, match="is a directory, not a file"):
+        read_candle_file(tmp_path / "folder.csv")
+    with pytest.raises(CandleFileError, match="file not found$"):
+        read_candle_file(tmp_path / "missing.csv")
+    with pytest.raises(CandleFileError, match="file not found$"):
+        read_candle_file(write(tmp_path, "plain.txt", "") / "under-a-file.csv")
+    os.mkfifo(tmp_path / "pipe.csv")
+    with pytest.raises(CandleFileError, match="not a regular file"):  # and does not block waiting for a writer
+        read_candle_file(tmp_path / "pipe.csv")
+    locked = write(tmp_path, "locked.csv", f"{HEADER}\n1700000100,1,2,0.5,1.5,10\n")
+    locked.chmod(0)
+    if os.geteuid() == 0:  # root reads any file: make the open fail as it would for anyone else
+        def refuse(self: Path, *args: object, **kwargs: object) -> object:
+            raise PermissionError(13, "Permission denied", str(self))
+
+        monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(CandleFileError, match="locked.csv: cannot read file: permission denied") as caught:
+        read_candle_file(locked)
+    assert caught.value.field == "path"
+
+
+def _read_or_reject(path: Path) -> None:
+    """The property every candle file must keep: a report or a CandleFileError, each message short."""
+    try:
+        report = read_candle_file(path, timeframe=Timeframe.M1)
+    except CandleFileError as exc:
+        assert len(str(exc)) < 300, str(exc)[:300]
+        return
+    assert len(report.candles) + len(report.rejected) == report.rows
+    for rejection in report.rejected:
+        assert len(rejection.reason) < 300, rejection.reason[:300]
+
+
+_json_leaf = st.one_of(
+    st.none(), st.booleans(), st.floats(), st.text(max_size=30),
+    st.integers(), st.integers(min_value=-(10**1000), max_value=10**1000),
+    st.integers(min_value=1_000_000_000, max_value=2_000_000_000_000).map(lambda t: t // 60 * 60),
+)
+_json_value = st.recursive(_json_leaf, lambda inner: st.lists(inner, max_size=7) | st.dictionaries(
+    st.text(max_size=4), inner, max_size=3), max_leaves=25)
+_csv_cell = st.one_of(
+    st.text(max_size=20), st.floats().map(repr), st.text(alphabet="0123456789", min_size=1, max_size=4500),
+    st.sampled_from(["[/]", "[bold]", "\x00", "1e400", "-1e400", "nan", "", " ", '"', "\r", "2018-01-01T00:00:00+05:00",
+                     "0001-01-01T00:00:00-05:00", "9999-12-31T23:59:59-14:00", "1700000100", "1700000100000"]),
+)
+_fuzz = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@_fuzz
+@given(rows=st.lists(st.lists(_json_value, min_size=5, max_size=7) | _json_value, max_size=6))
+def test_any_json_rows_give_a_report_or_one_error(tmp_path: Path, rows: list[object]) -> None:
+    _read_or_reject(write(tmp_path, "fuzz.json", json.dumps(rows)))
+
+
+@_fuzz
+@given(rows=st.lists(st.lists(_csv_cell, min_size=5, max_size=7), max_size=6), spread=st.booleans())
+def test_any_csv_cells_give_a_report_or_one_error(tmp_path: Path, rows: list[list[str]], spread: bool) -> None:
+    header = HEADER + (",spread" if spread else "")
+    path = tmp_path / "fuzz.csv"
+    path.write_bytes("\n".join([header, *(",".join(row) for row in rows)]).encode("utf-8", "surrogatepass"))
+    _read_or_reject(path)
+
+
+@_fuzz
+@given(data=st.binary(max_size=400), name=st.sampled_from(["fuzz.json", "fuzz.csv", "fuzz.json.gz", "fuzz.csv.gz"]))
+def test_any_bytes_give_a_report_or_one_error(tmp_path: Path, data: bytes, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    _read_or_reject(path)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import signal
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
-from tradewind.domain import Timeframe
+from tradewind.domain import Candle, Timeframe
+from tradewind.domain.errors import StorageUnavailable
 from tradewind.market.candle_file import CandleFileError, read_candle_file
-from tradewind.storage.candle_import import import_candle_file
+from tradewind.storage.candle_import import ImportInterrupted, import_candle_file, import_into_database
 from tradewind.storage.candles import SqlCandleStore
+from tradewind.storage.db import create_engine_for, storage_errors
+from tradewind.storage.migrate import upgrade_database
 
 ETH_5M = Path(__file__).parent / "data" / "ETH_BTC-5m.json"
 
@@ -77,3 +83,78 @@ def test_truncated_file_imports_nothing(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(CandleFileError, match="truncated"):
         import_candle_file(store, path, symbol="ETHBTC", timeframe=Timeframe.M5)
     assert store.count() == 0
+
+
+def test_ctrl_c_between_batches_reports_what_is_stored_and_a_rerun_completes(engine: Engine) -> None:
+    store = SqlCandleStore(engine)
+
+    def stop_after_two_batches(done: int, total: int) -> None:
+        if done == 4000:
+            raise KeyboardInterrupt
+
+    with pytest.raises(ImportInterrupted) as caught:
+        import_candle_file(store, ETH_5M, symbol="ETHBTC", timeframe=Timeframe.M5, progress=stop_after_two_batches,
+                           batch_size=2000)
+    assert isinstance(caught.value, KeyboardInterrupt)  # callers that know nothing of it still stop
+    assert (caught.value.saved, caught.value.imported, caught.value.total) == (4000, 4000, 5760)
+    assert store.count("ETHBTC", Timeframe.M5) == 4000
+    again = import_candle_file(store, ETH_5M, symbol="ETHBTC", timeframe=Timeframe.M5)
+    assert (again.imported, again.skipped) == (1760, 4000) and store.count() == 5760
+
+
+class _SignalledStore:
+    """A store whose save is hit by a real SIGINT halfway through, as a user's Ctrl-C would."""
+
+    def __init__(self) -> None:
+        self.saved: list[int] = []
+
+    def save(self, symbol: str, timeframe: Timeframe, candles: Sequence[Candle]) -> int:
+        signal.raise_signal(signal.SIGINT)
+        self.saved.append(len(candles))  # the rest of the save still runs: the interrupt is held
+        return len(candles)
+
+    def latest(self, symbol: str, timeframe: Timeframe, limit: int) -> list[Candle]:
+        return []
+
+    def since(self, symbol: str, timeframe: Timeframe, start_time: int) -> list[Candle]:
+        return []
+
+
+def test_sigint_during_a_save_is_held_until_the_batch_is_counted() -> None:
+    store = _SignalledStore()
+    with pytest.raises(ImportInterrupted) as caught:
+        import_candle_file(store, ETH_5M, symbol="ETHBTC", timeframe=Timeframe.M5, batch_size=1000)
+    assert store.saved == [1000]  # stopped after the first batch, not inside it
+    assert (caught.value.saved, caught.value.imported) == (1000, 1000)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+def test_unwritable_or_unreachable_database_is_storage_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    url = f"sqlite:///{tmp_path / 'afile' / 'sub' / 'x.db'}"
+    with pytest.raises(StorageUnavailable, match="cannot create its directory") as caught:
+        import_into_database(url, ETH_5M, symbol="ETHBTC", timeframe=Timeframe.M5)
+    assert url in str(caught.value) and caught.value.code == "STORAGE_UNAVAILABLE"
+    with pytest.raises(StorageUnavailable) as refused:
+        import_into_database("postgresql://u:pw@127.0.0.1:1/x?connect_timeout=2", ETH_5M, symbol="ETHBTC",
+                             timeframe=Timeframe.M5)
+    assert "postgresql://u:***@127.0.0.1:1/x" in str(refused.value) and ":pw@" not in str(refused.value)
+
+
+def test_a_database_that_refuses_writes_mid_import_is_storage_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "tw.db"
+    upgrade_database(f"sqlite:///{path}")
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    engine = create_engine_for(read_only)
+    try:
+        with pytest.raises(StorageUnavailable, match="readonly database"), storage_errors(read_only):
+            import_candle_file(SqlCandleStore(engine), ETH_5M, symbol="ETHBTC", timeframe=Timeframe.M5)
+    finally:
+        engine.dispose()
+    writable = create_engine_for(f"sqlite:///{path}")
+    try:  # SQLite raises OperationalError for a statement bug too; that is not an outage
+        with pytest.raises(OperationalError, match="no such table"), storage_errors(read_only):
+            with writable.connect() as connection:
+                connection.exec_driver_sql("SELECT * FROM no_such_table")
+    finally:
+        writable.dispose()

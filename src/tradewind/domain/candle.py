@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from tradewind.domain.epoch import MAX_EPOCH_SECONDS
 from tradewind.domain.errors import InvalidCandle
+from tradewind.domain.excerpt import excerpt
 
 __all__ = ["Candle", "check_candle"]
 
@@ -57,13 +59,15 @@ def check_candle(
     """Build a ``Candle`` from raw values, or raise ``InvalidCandle`` naming the field and the row."""
     where = f"row {row}: " if row is not None else ""
     if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time):
-        raise InvalidCandle(f"{where}time must be a finite number, got {time!r}", field="time", row=row)
+        raise InvalidCandle(f"{where}time must be a finite number, got {excerpt(time)}", field="time", row=row)
     if time < 0 or time != int(time):
-        raise InvalidCandle(f"{where}time must be whole non-negative seconds, got {time!r}", field="time", row=row)
+        raise InvalidCandle(f"{where}time must be whole non-negative seconds, got {excerpt(time)}", field="time", row=row)
+    if time > MAX_EPOCH_SECONDS:
+        raise InvalidCandle(f"{where}time must be before the year 10000, got {excerpt(time)}", field="time", row=row)
     values: dict[str, float] = {}
     for name, value in (("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidCandle(f"{where}{name} must be a number, got {value!r}", field=name, row=row)
+            raise InvalidCandle(f"{where}{name} must be a number, got {excerpt(value)}", field=name, row=row)
         number = float(value)
         if not math.isfinite(number):
             raise InvalidCandle(f"{where}{name} must be finite, got {value!r}", field=name, row=row)
@@ -84,6 +88,8 @@ def check_candle(
     spread_value: float | None = None
     if spread is not None:
         if isinstance(spread, bool) or not isinstance(spread, (int, float)) or not math.isfinite(spread) or spread < 0:
-            raise InvalidCandle(f"{where}spread must be a finite non-negative number, got {spread!r}", field="spread", row=row)
+            raise InvalidCandle(
+                f"{where}spread must be a finite non-negative number, got {excerpt(spread)}", field="spread", row=row
+            )
         spread_value = float(spread)
     return Candle(int(time), values["open"], values["high"], values["low"], values["close"], values["volume"], spread_value)

@@ -3,6 +3,9 @@
 A file either parses as a whole or raises ``CandleFileError`` (unreadable, truncated JSON,
 missing CSV column...). Inside a readable file each bad row is rejected with its line and field
 and the good rows are kept, so one bad candle never hides the thousands of good ones around it.
+Whatever the bytes, nothing else escapes: JSON nested past the parser's depth, a number too long
+to convert or too large for a float, a cell that is a list or a string all end as one of the two,
+and a message quotes at most an ``excerpt`` of the value.
 
 Accepted shapes (``.gz`` variants are gunzipped first):
 
@@ -19,17 +22,21 @@ import gzip
 import io
 import json
 import math
+import stat
+import sys
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from tradewind.domain.candle import Candle, check_candle
 from tradewind.domain.errors import InvalidCandle, ValidationError
+from tradewind.domain.excerpt import excerpt
 from tradewind.domain.timeframe import Timeframe, parse_timeframe
 
-__all__ = ["CandleFileError", "CandleFileReport", "Rejection", "read_candle_file"]
+__all__ = ["CandleFileError", "CandleFileReport", "Rejection", "check_candle_path", "read_candle_file"]
 
 TIME_COLUMNS = ("time", "timestamp", "date")
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
@@ -38,6 +45,8 @@ JSON_FIELDS = 6
 # Epoch seconds reach 1e11 only in the year 5138, epoch milliseconds passed it in 1973.
 _MILLISECONDS_FROM = 100_000_000_000
 _YEAR_10000 = 253_402_300_800  # first second datetime cannot show; later "times" are misread units
+_TIME_LIMIT = 2**63  # beyond any unit of a real time; larger values would overflow float arithmetic
+_FIELDS = ("time", *PRICE_COLUMNS, "spread")
 
 
 class CandleFileError(ValidationError):
@@ -84,13 +93,7 @@ def read_candle_file(path: Path, *, timeframe: Timeframe | None = None) -> Candl
     """Parse ``path``; with ``timeframe`` given, times not aligned to it are rejected too."""
     path = Path(path)
     tf = parse_timeframe(timeframe) if timeframe is not None else None
-    name = path.name.lower()
-    compressed = name.endswith(".gz")
-    kind = name.removesuffix(".gz").rpartition(".")[2]
-    if kind not in ("csv", "json"):
-        raise CandleFileError(
-            f"{path.name}: unknown candle file type; use .csv, .json, .csv.gz or .json.gz", field="path"
-        )
+    kind, compressed = _kind(path)
     text = _read_text(path, compressed=compressed)
     if not text.strip():
         raise CandleFileError(f"{path.name}: file is empty", field="path", line=1)
@@ -98,15 +101,55 @@ def read_candle_file(path: Path, *, timeframe: Timeframe | None = None) -> Candl
     return _collect(rows, tf)
 
 
-def _read_text(path: Path, *, compressed: bool) -> str:
+def check_candle_path(path: Path) -> None:
+    """Raise ``CandleFileError`` unless ``path`` is a readable file of a known candle type.
+
+    Cheap (no byte is read), so a caller can refuse a bad path before it touches anything else.
+    """
+    _kind(Path(path))
+    _open(Path(path)).close()
+
+
+def _kind(path: Path) -> tuple[str, bool]:
+    """``("csv" | "json", gzipped)`` from the file name."""
+    name = path.name.lower()
+    kind = name.removesuffix(".gz").rpartition(".")[2]
+    if kind not in ("csv", "json"):
+        raise CandleFileError(
+            f"{path.name}: unknown candle file type; use .csv, .json, .csv.gz or .json.gz", field="path"
+        )
+    return kind, name.endswith(".gz")
+
+
+def _open(path: Path) -> BinaryIO:
+    """The file opened for reading, or one line saying why it cannot be (checked before opening,
+    so a directory or a pipe is named as such instead of failing or blocking inside ``open``)."""
+    where = f"{path}: cannot read file"
     try:
-        data = path.read_bytes()
-        if compressed:
-            data = gzip.decompress(data)
-    except OSError as exc:  # missing file, permissions, and gzip.BadGzipFile
-        raise CandleFileError(f"{path.name}: cannot read file: {exc}", field="path") from exc
-    except (EOFError, zlib.error) as exc:
-        raise CandleFileError(f"{path.name}: truncated or corrupt gzip data: {exc}", field="path") from exc
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise CandleFileError(f"{where}: is a directory, not a file", field="path")
+        if not stat.S_ISREG(mode):
+            raise CandleFileError(f"{where}: not a regular file (a device, pipe or socket)", field="path")
+        return path.open("rb")
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise CandleFileError(f"{where}: file not found", field="path") from exc
+    except PermissionError as exc:
+        raise CandleFileError(f"{where}: permission denied", field="path") from exc
+    except OSError as exc:
+        raise CandleFileError(f"{where}: {exc.strerror or type(exc).__name__}", field="path") from exc
+
+
+def _read_text(path: Path, *, compressed: bool) -> str:
+    with _open(path) as handle:
+        try:
+            data = handle.read()
+            if compressed:
+                data = gzip.decompress(data)
+        except OSError as exc:  # an I/O error mid-read, and gzip.BadGzipFile
+            raise CandleFileError(f"{path.name}: cannot read file: {exc}", field="path") from exc
+        except (EOFError, zlib.error) as exc:
+            raise CandleFileError(f"{path.name}: truncated or corrupt gzip data: {exc}", field="path") from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -131,6 +174,15 @@ def _json_rows(text: str, name: str) -> Iterable[_Row]:
             line=exc.lineno,
             position=exc.pos,
         ) from exc
+    except RecursionError:
+        raise CandleFileError(
+            f"{name}: JSON nested too deeply to read; candle rows are [timestamp_ms, open, high, low, close, volume]",
+            position=0,
+        ) from None
+    except ValueError as exc:  # an integer past Python's int-conversion limit
+        raise CandleFileError(
+            f"{name}: JSON holds an integer of more than {sys.get_int_max_str_digits()} digits", position=0
+        ) from exc
     if not isinstance(data, list):
         raise CandleFileError(
             f"{name}: expected a JSON array of [timestamp_ms, open, high, low, close, volume] rows, "
@@ -149,7 +201,7 @@ def _json_values(data: list[object]) -> Iterable[_Row]:
             continue
         stamp = item[0]
         if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
-            stamp = _to_seconds(stamp)
+            stamp = _to_seconds(stamp)  # anything else is rejected by name in _collect
         yield index, (stamp, item[1], item[2], item[3], item[4], item[5], None)
 
 
@@ -202,14 +254,14 @@ def _csv_values(
             parsed = _csv_time(row[position]) if column == "time" else _csv_number(row[position])
             if parsed is None:
                 expected = "epoch seconds, epoch milliseconds or ISO-8601" if column == "time" else "a number"
-                bad = Rejection(line, column, f"{column} must be {expected}, got {row[position]!r}")
+                bad = Rejection(line, column, f"{column} must be {expected}, got {excerpt(row[position])}")
                 break
             values.append(parsed)
         spread: float | None = None
         if bad is None and spread_at is not None and row[spread_at].strip():
             spread = _csv_number(row[spread_at])
             if spread is None:
-                bad = Rejection(line, "spread", f"spread must be a number, got {row[spread_at]!r}")
+                bad = Rejection(line, "spread", f"spread must be a number, got {excerpt(row[spread_at])}")
         values.append(spread)
         yield line, bad if bad is not None else values
 
@@ -245,8 +297,8 @@ def _to_seconds(stamp: int | float) -> int | float:
     """Epoch milliseconds become seconds; a fraction left over is for ``check_candle`` to reject."""
     if isinstance(stamp, float) and not math.isfinite(stamp):
         return stamp
-    if abs(stamp) < _MILLISECONDS_FROM:
-        return stamp
+    if abs(stamp) < _MILLISECONDS_FROM or abs(stamp) >= _TIME_LIMIT:
+        return stamp  # seconds already, or out of range (rejected in _collect)
     if isinstance(stamp, int) and stamp % 1000 == 0:
         return stamp // 1000
     return stamp / 1000
@@ -268,15 +320,16 @@ def _collect(rows: Iterable[_Row], timeframe: Timeframe | None) -> CandleFileRep
         if isinstance(values, Rejection):
             rejected.append(values)
             continue
+        numbers = _numbers(line, values)
+        if isinstance(numbers, Rejection):
+            rejected.append(numbers)
+            continue
         try:
-            candle = check_candle(*values)
+            candle = check_candle(*numbers)
         except InvalidCandle as exc:
             rejected.append(Rejection(line, exc.field, str(exc)))
             continue
         t = candle.time
-        if t >= _YEAR_10000:
-            rejected.append(Rejection(line, "time", f"time {t} is after the year 9999 (microseconds?)"))
-            continue
         if timeframe is not None and t % timeframe.seconds:
             rejected.append(Rejection(line, "time", f"time {t} ({_iso(t)}) is not aligned to {timeframe.value}"))
             continue
@@ -296,3 +349,30 @@ def _collect(rows: Iterable[_Row], timeframe: Timeframe | None) -> CandleFileRep
         last_time, last_line = t, line
         candles.append(candle)
     return CandleFileReport(candles, rejected, count)
+
+
+def _numbers(line: int, values: Sequence[object]) -> Sequence[object] | Rejection:
+    """The row's values as ``check_candle`` can take them, or the first that no candle may hold.
+
+    ``check_candle`` converts integers to float and does arithmetic on times, so a 1 MB string, a
+    nested list or a 400-digit integer is caught here (named with an excerpt) or made a float.
+    """
+    out: list[object] = []
+    for name, value in zip(_FIELDS, values):
+        if value is None and name == "spread":
+            out.append(value)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return Rejection(line, name, f"{name} must be a number, got {excerpt(value)}")
+        if name == "time" and (isinstance(value, int) or math.isfinite(value)):
+            if value >= _YEAR_10000:
+                return Rejection(line, name, f"time is after the year 9999 (microseconds?), got {excerpt(value)}")
+            if value <= -_TIME_LIMIT:
+                return Rejection(line, name, f"time must be whole non-negative seconds, got {excerpt(value)}")
+        if isinstance(value, int) and name != "time" and value.bit_length() > 64:
+            try:
+                value = float(value)  # exact enough, and its repr stays short
+            except OverflowError:
+                return Rejection(line, name, f"{name} must be finite, got {excerpt(value)}")
+        out.append(value)
+    return out

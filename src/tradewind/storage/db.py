@@ -3,22 +3,34 @@
 SQLite gets WAL (readers never block the writer), ``synchronous=NORMAL`` and enforced foreign
 keys on every new connection, plus a busy timeout so writers from other threads or processes wait
 instead of failing. ``postgresql://`` URLs are sent through psycopg 3.
+
+A database that cannot be reached, opened or written surfaces as ``StorageUnavailable`` naming
+it (password hidden) and the driver's reason, so callers print one line, not a driver traceback.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradewind.domain.errors import ValidationError
+from tradewind.domain.errors import StorageUnavailable, ValidationError
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_SECONDS", "check_connection", "create_engine_for", "session_factory"]
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_SECONDS",
+    "check_connection",
+    "create_engine_for",
+    "describe_url",
+    "session_factory",
+    "storage_errors",
+]
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
@@ -38,6 +50,44 @@ def create_engine_for(url: str, **engine_options: Any) -> Engine:
         "use sqlite:///path or postgresql://user@host/db",
         field="database_url",
     )
+
+
+def describe_url(url: str | URL) -> str:
+    """The database URL as the user wrote it, password hidden: what error messages name."""
+    parsed = url if isinstance(url, URL) else _parse(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+_INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL SQLSTATE: the role may not create or write the tables
+# SQLite primary result codes that mean the file, not the statement: PERM, BUSY, LOCKED, READONLY,
+# IOERR, CORRUPT, FULL, CANTOPEN, AUTH, NOTADB. (SQLite raises OperationalError for "no such table"
+# and syntax errors too; those are bugs, code 1, and keep their traceback.)
+_SQLITE_UNAVAILABLE = frozenset({3, 5, 6, 8, 10, 11, 13, 14, 23, 26})
+
+
+@contextmanager
+def storage_errors(url: str | URL) -> Iterator[None]:
+    """Turn "cannot reach, open or write the database" into ``StorageUnavailable`` naming ``url``.
+
+    Only failures of the database itself are translated (connection refused, bad credentials,
+    unwritable or non-database SQLite file, disk full, locked past the busy timeout, missing
+    privilege); a broken statement or constraint is a bug and keeps its traceback.
+    """
+    try:
+        yield
+    except DatabaseError as exc:
+        if not _unavailable(exc):
+            raise
+        reason = " ".join(str(exc.orig).split()) or type(exc.orig).__name__
+        raise StorageUnavailable(f"database {describe_url(url)} unavailable: {reason}") from exc
+
+
+def _unavailable(exc: DatabaseError) -> bool:
+    sqlite_code = getattr(exc.orig, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        return sqlite_code & 0xFF in _SQLITE_UNAVAILABLE
+    privilege = getattr(exc.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE
+    return isinstance(exc, OperationalError) or type(exc) is DatabaseError or privilege
 
 
 def _json_dumps(value: Any) -> str:
@@ -73,7 +123,14 @@ def _sqlite_engine(url: URL, options: dict[str, Any]) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file:")
     if not in_memory:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a path under a regular file, a read-only or missing mount...
+            reason = exc.strerror or type(exc).__name__
+            raise StorageUnavailable(
+                f"database {describe_url(url)} unavailable: cannot create its directory {str(folder)!r}: {reason}"
+            ) from exc
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, **options.pop("connect_args", {})}
     engine = create_engine(url, connect_args=connect_args, **options)
     event.listen(engine, "connect", _sqlite_pragmas)

@@ -13,10 +13,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import OperationalError
 
-from tradewind.domain.errors import Unavailable
-from tradewind.storage.db import create_engine_for
+from tradewind.storage.db import create_engine_for, storage_errors
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "upgrade_database"]
 
@@ -42,21 +40,19 @@ def alembic_config(url: str | None = None) -> Config:
 def upgrade_database(url: str) -> str:
     """Bring the database at ``url`` to the newest schema; return the revision it is now at.
 
-    Raises ``ValidationError`` for an unusable URL and ``Unavailable`` when the database cannot
-    be reached, so start-up reports one clear line instead of a driver traceback.
+    Raises ``ValidationError`` for an unusable URL and ``StorageUnavailable`` when the database
+    cannot be reached, created or written, so start-up reports one clear line instead of a driver
+    traceback.
     """
     engine = create_engine_for(url)
     try:
-        with engine.connect() as connection:
+        with storage_errors(url), engine.connect() as connection:
             _lock(connection)
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
             revision = MigrationContext.configure(connection).get_current_revision()
             connection.commit()
-    except OperationalError as exc:
-        where = engine.url.render_as_string(hide_password=True)
-        raise Unavailable(f"database {where} unavailable: {' '.join(str(exc.orig).split())}") from exc
     finally:
         engine.dispose()
     if revision is None:  # pragma: no cover - only if the migrations directory were empty
