@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--max-body", type=int, default=8 * 1024 * 1024, help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pause", type=float, default=0.25, help="seconds between two 40 MB bodies")
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds between two 40 MB bodies")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.max_body)
