@@ -85,9 +85,12 @@ def test_analyze_answers_the_seed_shape_stores_it_and_caches(running: tuple[str,
                                             "stop_loss_suggestion", "take_profit_suggestion"}
     assert set(body["strategy_scores"]) == {"RSI Strategy", "MACD Strategy", "Bollinger Bands Strategy"}
     assert body["timeframe"] == "5m" and body["cached"] is False and not body["reasoning"].startswith("[RECENT]")
-    again = httpx.post(f"{url}/ai/analyze", json=payload(end=420), timeout=10).json()
+    again = httpx.post(f"{url}/ai/analyze", json=payload(), timeout=10).json()  # the same input: the seed's cache
     assert again["reasoning"] == "[RECENT] " + body["reasoning"] and again["signal_id"] == body["signal_id"]
     assert stored_count(url) == 1
+    later = httpx.post(f"{url}/ai/analyze", json=payload(end=420), timeout=10).json()  # other candles: a new analysis
+    assert later["cached"] is False and later["signal_id"] != body["signal_id"]
+    assert stored_count(url) == 2
     stats = httpx.get(f"{url}/ai/storage/stats").json()
     assert stats["symbol_breakdown"][0]["symbol"] == "ETHBTC" and stats["collection_name"] == "ai_analysis_results"
     detail = httpx.get(f"{url}/ai/signals/{body['signal_id']}").json()

@@ -159,6 +159,7 @@ def test_debug_endpoints_check_the_model_live(service: tuple[str, Container], fa
         ok = httpx.get(url + path, timeout=10)
         assert ok.status_code == 200
         assert (ok.json()["status"], ok.json()["test_response"], ok.json()["model_used"]) == ("success", "SUCCESS", "gpt-4o-mini")
+        assert fake.chat_requests()[-1].json["max_tokens"] == 8  # a tiny capped request
     fake.fail_next("502", None)
     failed = httpx.get(f"{url}/debug/gpt4", timeout=10)
     assert failed.status_code == 500 and failed.json()["status"] == "failed" and failed.json()["client_initialized"] is True
@@ -172,3 +173,75 @@ def test_without_an_llm_the_debug_check_says_so(tmp_path: Path) -> None:
         assert response.status_code == 500
         assert response.json()["error"] == "OpenAI client not initialized" and response.json()["client_initialized"] is False
         assert httpx.get(f"{url}/health").json()["llm"]["configured"] is False
+
+
+def test_health_tells_the_last_calls_outcome(service: tuple[str, Container], fake: FakeOpenAI) -> None:
+    url, _ = service
+    analyze(url)
+    health = httpx.get(f"{url}/health").json()
+    assert health["gpt4_available"] is True and health["llm"]["last_call"]["ok"] is True
+    fake.fail_next("500", None)
+    assert analyze(url)["source"] == "rules_fallback"
+    health = httpx.get(f"{url}/health").json()
+    assert health["gpt4_available"] is False and health["llm"]["available"] is False
+    assert health["llm"]["last_call"]["error_kind"] == "server_error" and health["llm"]["recent"]["errors"] >= 1
+    fake.clear()
+    analyze(url)
+    assert httpx.get(f"{url}/health").json()["gpt4_available"] is True
+
+
+def test_the_root_names_the_analyst_that_answers(service: tuple[str, Container]) -> None:
+    url, _ = service
+    described = httpx.get(f"{url}/").json()["endpoints"]["analyze"]
+    assert "LLM analyst (gpt-4o-mini" in described and "rule-based analyst as its fallback" in described
+
+
+@pytest.fixture(scope="module")
+def cached(fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Container]]:
+    """The same service with the seed's 5-minute cache on."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path_factory.mktemp('llm-cache') / 'tw.db'}", symbols=["BTCUSDT"],
+        history_hours=6, analyst="llm", llm_base_url=fake.base_url, llm_model="gpt-4o-mini", llm_timeout=0.5,
+        llm_max_retries=0, analysis_interval_minutes=0, analysis_timeframes=["5m", "15m"],
+    )
+    container = build_container(settings)
+    with serve(create_app(container)) as url:
+        deadline = time.monotonic() + 30
+        while not container.runtime.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield url, container
+
+
+def post(url: str, payload: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(f"{url}/ai/analyze", json=payload, timeout=20)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_cache_answers_the_same_input_not_the_same_symbol(cached: tuple[str, Container], fake: FakeOpenAI) -> None:
+    url, _ = cached
+    streamed = post(url, {"symbol": "BTCUSDT"})
+    assert streamed["cached"] is False and streamed["source"] == "llm"
+    again = post(url, {"symbol": "BTC/USDT"})  # the same streamed candles: the seed's [RECENT]
+    assert again["cached"] is True and again["reasoning"].startswith("[RECENT] ") and again["signal_id"] == streamed["signal_id"]
+    own = {**body(3000), "symbol": "BTCUSDT"}  # the seed's body with its own candles, same symbol
+    fresh = post(url, own)
+    assert fresh["cached"] is False and fresh["signal_id"] != streamed["signal_id"]
+    repeat = post(url, own)
+    assert repeat["cached"] is True and repeat["signal_id"] == fresh["signal_id"]
+    other = post(url, {**body(3037), "symbol": "BTCUSDT"})
+    assert other["cached"] is False and other["signal_id"] not in (fresh["signal_id"], streamed["signal_id"])
+    context = post(url, {"symbol": "BTCUSDT", "strategy_context": {"risk_level": "Aggressive"}})
+    assert context["cached"] is False  # another context is another question
+
+
+def test_a_fallback_from_a_passing_failure_is_not_pinned(cached: tuple[str, Container], fake: FakeOpenAI) -> None:
+    url, _ = cached
+    payload = body(4000)
+    fake.fail_next("503", None)
+    fallback = post(url, payload)
+    assert fallback["source"] == "rules_fallback" and fallback["cached"] is False
+    fake.clear()
+    answered = post(url, payload)  # asked again at once, not the fallback for five minutes
+    assert answered["source"] == "llm" and answered["cached"] is False
+    assert post(url, payload)["cached"] is True

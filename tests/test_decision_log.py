@@ -144,7 +144,7 @@ def test_iterate_filters_and_handles_exact_batch_boundaries(engine: Engine) -> N
 
 
 def test_usage_sums_known_costs_and_counts_unknown_ones(log: SqlDecisionLog) -> None:
-    empty = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost_usd": 0.0,
+    empty = {"calls": 0, "repairs": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost_usd": 0.0,
              "unknown_token_calls": 0, "unknown_cost_calls": 0}
     assert log.usage() == {"by_model": [], "by_day": [], "total": empty}
 
@@ -163,7 +163,7 @@ def test_usage_sums_known_costs_and_counts_unknown_ones(log: SqlDecisionLog) -> 
     by_model = {row["model"]: row for row in usage["by_model"]}
     assert [row["model"] for row in usage["by_model"]][0] == "gpt-4o-mini"
     assert by_model["gpt-4o-mini"] == {
-        "model": "gpt-4o-mini", "calls": 3, "prompt_tokens": 2000, "completion_tokens": 250, "total_tokens": 2250,
+        "model": "gpt-4o-mini", "calls": 3, "repairs": 0, "prompt_tokens": 2000, "completion_tokens": 250, "total_tokens": 2250,
         "cost_usd": pytest.approx(mini + cost_usd("gpt-4o-mini", 800, 100)),  # type: ignore[operator]
         "unknown_token_calls": 1, "unknown_cost_calls": 1,
     }
@@ -185,8 +185,26 @@ def test_usage_sums_known_costs_and_counts_unknown_ones(log: SqlDecisionLog) -> 
 def test_a_zero_cost_is_a_known_cost(log: SqlDecisionLog) -> None:
     """A free call (a cache replay, a local model priced at 0) sums to 0.0, not to "unknown"."""
     log.record(decision("cached", source="cache", prompt_tokens=0, completion_tokens=0, total_tokens=0, cost_usd=0.0))
-    assert log.usage()["total"] == {"calls": 1, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
+    assert log.usage()["total"] == {"calls": 1, "repairs": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
                                     "cost_usd": 0.0, "unknown_token_calls": 0, "unknown_cost_calls": 0}
+
+
+def test_a_repair_is_its_own_row_and_answers_the_first_prompt(log: SqlDecisionLog) -> None:
+    """Two calls, two rows: the invalid first answer and the repair naming it; the repaired answer
+    is the cached answer to the first call's prompt, and usage counts both calls and the repair."""
+    first = decision("first", parsed=None, raw_response="not json", prompt_hash="p-first", source="llm_repaired",
+                     error="no JSON object found")
+    repair = decision("repair", minutes=1, attempt=2, parent_id="first", prompt_hash="p-repair",
+                      prompt=[{"role": "user", "content": "fix it"}], source="llm_repaired")
+    log.record(first)
+    log.record(repair)
+    hit = log.cached(first.model or "", "p-first")
+    assert hit is not None and hit.decision_id == "repair" and hit.parent_id == "first" and hit.attempt == 2
+    assert log.cached(first.model or "", "p-repair").decision_id == "repair"  # type: ignore[union-attr]
+    assert log.cached("another-model", "p-first") is None
+    usage = log.usage()["total"]
+    assert usage["calls"] == 2 and usage["repairs"] == 1
+    assert [d.decision_id for d in log.query()] == ["repair", "first"]
 
 
 # --- pricing -------------------------------------------------------------------------------------

@@ -358,3 +358,49 @@ def test_min_interval_is_shared_by_threads(server: FakeOpenAI) -> None:
 def test_the_fake_speaks_models_to_the_sdk(server: FakeOpenAI) -> None:
     sdk = openai.OpenAI(api_key="x", base_url=server.base_url, max_retries=0)
     assert [m.id for m in sdk.models.list()] == ["fake-gpt-4o-mini"]
+
+
+def test_an_answer_cut_by_the_cap_reports_its_finish_reason(server: FakeOpenAI, fake_time: FakeTime) -> None:
+    server.handler = lambda request: "word " * 400
+    client = make_client(server, fake_time)
+    result = client.complete(ASK, max_tokens=20)
+    assert result.finish_reason == "length" and result.completion_tokens == 20
+    assert server.chat_requests()[-1].json["max_tokens"] == 20
+    assert client.complete(ASK, max_tokens=2000).finish_reason == "stop"
+
+
+def test_the_prompt_is_counted_by_the_servers_tokenizer_where_it_has_one(fake_time: FakeTime) -> None:
+    from fakes.openai_server import count_tokens, render_template
+
+    with FakeOpenAI(tokenizer=True).running() as llama:
+        client = make_client(llama, fake_time)
+        assert client.count_tokens(ASK) == count_tokens(render_template(ASK))
+        assert [r.path for r in llama.requests] == ["/apply-template", "/tokenize"]  # at the root, not under /v1
+        usage = client.complete(ASK).prompt_tokens
+        assert usage == client.count_tokens(ASK)  # what it counts is what the model is billed
+        assert client.status()["tokenizer"] is True
+    with FakeOpenAI().running() as openai_like:  # no such endpoints: 404 once, then not asked again
+        client = make_client(openai_like, fake_time)
+        assert client.count_tokens(ASK) is None and client.count_tokens(ASK) is None
+        assert len(openai_like.requests) == 1 and client.status()["tokenizer"] is False
+
+
+def test_status_tells_the_last_call_and_the_recent_errors(server: FakeOpenAI, fake_time: FakeTime) -> None:
+    client = make_client(server, fake_time, api_keys=[], max_retries=0)
+    assert client.status()["last_call"] is None and client.status()["recent"]["calls"] == 0
+    client.complete(ASK)
+    status = client.status()
+    assert status["last_call"]["ok"] is True and status["last_call"]["finish_reason"] == "stop"
+    server.fail_next("500", 3)
+    for _ in range(3):
+        with pytest.raises(LLMError):
+            client.complete(ASK)
+    status = client.status()
+    assert status["last_call"] == {**status["last_call"], "ok": False, "error_kind": "server_error"}
+    assert status["recent"] == {"calls": 4, "errors": 3, "by_kind": {"server_error": 3}}
+
+
+def test_a_ping_is_capped_at_a_few_tokens(server: FakeOpenAI, fake_time: FakeTime) -> None:
+    server.handler = lambda request: "SUCCESS and then a great deal more " * 100
+    result = make_client(server, fake_time).ping()
+    assert server.chat_requests()[-1].json["max_tokens"] == 8 and result.finish_reason == "length"

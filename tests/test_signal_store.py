@@ -30,19 +30,22 @@ def store(engine) -> SqlSignalStore:  # type: ignore[no-untyped-def]
     return SqlSignalStore(engine)
 
 
-def test_round_trip_and_latest(store: SqlSignalStore) -> None:
+def test_round_trip_and_the_recent_answer_to_an_input(store: SqlSignalStore) -> None:
     first, second = stored("sig_a", minutes=0), stored("sig_b", minutes=3, confidence=0.55)
     store.save(first)
     store.save(second)
-    store.save(stored("sig_c", symbol="ETHUSDT", minutes=1))
+    store.save(stored("sig_c", symbol="ETHUSDT", minutes=1, input_hash="cd" * 32))
+    store.save(stored("sig_d", minutes=5, input_hash="ef" * 32, analysis={"source": "rules_fallback"}))
     assert store.get("sig_a") == first
     assert store.get("nope") is None
-    assert store.latest("BTCUSDT", since_ms=first.timestamp) == second
-    assert store.latest("BTCUSDT", since_ms=second.timestamp + 1) is None
+    assert store.recent_for_input("ab" * 32, since=first.created_at) == second
+    assert store.recent_for_input("ab" * 32, since=second.created_at + timedelta(seconds=1)) is None
+    assert store.recent_for_input("cd" * 32, since=T0).signal_id == "sig_c"  # type: ignore[union-attr]
+    assert store.recent_for_input("ef" * 32, since=T0) is None  # a fallback is not kept as the answer
     stats = store.stats()
-    assert stats["total"] == 3
-    assert [(s, n) for s, n, _ in stats["symbols"]] == [("BTCUSDT", 2), ("ETHUSDT", 1)]
-    assert stats["symbols"][0][2] == second.created_at
+    assert stats["total"] == 4
+    assert [(s, n) for s, n, _ in stats["symbols"]] == [("BTCUSDT", 3), ("ETHUSDT", 1)]
+    assert stats["symbols"][0][2] == second.created_at + timedelta(minutes=2)
 
 
 def test_outcomes_are_written_once_and_open_ones_never(store: SqlSignalStore) -> None:

@@ -16,8 +16,10 @@ from tradewind.adapters.broadcast import BroadcastHub
 from tradewind.adapters.memory_bus import InProcessBus
 from tradewind.adapters.openai_client import OpenAIChatClient
 from tradewind.analysts.llm import LLMAnalyst
+from tradewind.analysts.llm_port import ChatClient, OfflineChatClient
 from tradewind.analysts.pricing import DEFAULT_PRICES
 from tradewind.analysts.rules import RulesAnalyst
+from tradewind.analysts.spend import SpendLimit
 from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.events import CandleClosed
@@ -58,7 +60,7 @@ class Container:
     decisions: SqlDecisionLog  # the AI decision log
     hub: BroadcastHub  # WebSocket fan-out (/ws)
     scheduler: PeriodicAnalysis | None  # the periodic analysis; None when it is off
-    llm_client: OpenAIChatClient | None  # None unless TRADEWIND_ANALYST=llm
+    llm_client: ChatClient | None  # None unless TRADEWIND_ANALYST=llm
     clock: Clock = field(default_factory=SystemClock)
     outcome_interval: float = 60.0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -171,6 +173,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         horizons={**DEFAULT_HORIZONS, **settings.outcome_horizons},
         market_view=rules,
         streamed_candles=lambda symbol: streamer_service.closed_bars(symbol, settings.analysis_timeframes),
+        streamed_marker=lambda symbol: streamer_service.closed_marker(symbol, settings.analysis_timeframes),
         max_candles=settings.analysis_max_candles,
         max_price_deviation=settings.analysis_max_price_deviation,
         on_signal=hub.publish_signal,
@@ -192,10 +195,12 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
 
 
 def build_llm_analyst(
-    settings: Settings, *, decisions: SqlDecisionLog, rules: RulesAnalyst, clock: Clock
-) -> tuple[OpenAIChatClient, LLMAnalyst]:
-    """The LLM analyst on the configured OpenAI-compatible server, with the rules as its fallback."""
-    client = OpenAIChatClient(
+    settings: Settings, *, decisions: SqlDecisionLog, rules: RulesAnalyst, clock: Clock,
+    client: ChatClient | None = None, limit: SpendLimit | None = None,
+) -> tuple[ChatClient, LLMAnalyst]:
+    """The LLM analyst on the configured OpenAI-compatible server (or on ``client``, e.g. an offline
+    one), with the rules as its fallback and the configured prompt budget and output cap."""
+    client = client or OpenAIChatClient(
         settings.llm_model,
         api_keys=settings.api_keys(),
         base_url=settings.llm_base_url,
@@ -205,6 +210,7 @@ def build_llm_analyst(
     )
     analyst = LLMAnalyst(
         client, decisions=decisions, rules=rules, prices={**DEFAULT_PRICES, **settings.llm_prices}, clock=clock,
-        offline=settings.llm_offline,
+        offline=settings.llm_offline or isinstance(client, OfflineChatClient),
+        prompt_budget=settings.llm_prompt_budget or None, max_tokens=settings.llm_max_tokens, limit=limit,
     )
     return client, analyst

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from tradewind.analysts.spend import SpendLimitReached
 from tradewind.domain.errors import StorageUnavailable, TradewindError, ValidationError
 from tradewind.domain.excerpt import excerpt
 from tradewind.market.candle_file import CandleFileError
@@ -253,7 +254,7 @@ def evaluate(
     bars = bars_from_candles(report.candles)
     if analyst_name not in ("rules", "llm"):
         _fail(f"--analyst: use rules or llm, got {excerpt(analyst_name)}")
-    analyst = RulesAnalyst() if analyst_name == "rules" else _llm_for_evaluation(offline)
+    analyst = RulesAnalyst() if analyst_name == "rules" else _llm_for_evaluation(offline, max_cost)
     if analyst_name == "llm":
         from tradewind.analysts.llm_budget import estimate_run
 
@@ -263,17 +264,19 @@ def evaluate(
         except TradewindError as exc:
             _fail(_problem(exc))
         errors.print(_text(f"estimate: {estimate.describe(analyst.client.model)}"))
-        if offline and estimate.calls:
-            errors.print(Text(f"offline: {estimate.calls} analyses have no logged answer; the rule-based "
+        if offline and estimate.analyses:
+            errors.print(Text(f"offline: {estimate.analyses} analyses have no logged answer; the rule-based "
                               "analyst answers those (marked rules_fallback)", style="yellow"))
-        elif max_cost is not None and estimate.calls and (estimate.total_usd is None or estimate.total_usd > max_cost):
+        elif max_cost is not None and estimate.analyses and (
+            estimate.total_usd is None or estimate.total_usd > max_cost
+        ):
             shown = "unknown" if estimate.total_usd is None else f"${estimate.total_usd:.4f}"
             _fail(f"--max-cost: the run would cost {shown}, above ${max_cost:.4f}; nothing was called", 4)
+    done_so_far = [0, 0]
+
     def report_progress(done: int, total: int) -> None:
+        done_so_far[:] = [done, total]
         progress.update(task, completed=done, total=total)
-        spent = getattr(analyst, "spent_usd", 0.0)
-        if max_cost is not None and spent > max_cost:
-            raise _BudgetSpent(f"--max-cost: stopped after {done} of {total} analyses, ${spent:.4f} spent")
 
     try:
         with Progress(*_progress_columns(), console=console, transient=as_json) as progress:
@@ -282,8 +285,10 @@ def evaluate(
                 analyst, bars, symbol=canonical, timeframe=tf, higher=longer, warmup=warmup, step=step,
                 horizon_seconds=int(horizon_hours * 3600) if horizon_hours else None, progress=report_progress,
             )
-    except _BudgetSpent as exc:
-        _fail(str(exc), 4)
+    except SpendLimitReached as exc:
+        spent = getattr(analyst, "spent_usd", 0.0)
+        _fail(f"--max-cost: stopped after {done_so_far[0]} of {done_so_far[1]} analyses with ${spent:.4f} spent, "
+              f"before a call that could pass the cap: {exc}", 4)
     except TradewindError as exc:
         _fail(_problem(exc))
     if as_json:
@@ -292,16 +297,12 @@ def evaluate(
     console.print(_report_table(result, title=f"{canonical} {tf.value}: {analyst_name} analyst, {len(bars)} candles"))
 
 
-class _BudgetSpent(Exception):
-    """The run spent more than ``--max-cost``."""
-
-
-def _llm_for_evaluation(offline: bool):  # type: ignore[no-untyped-def]
-    """The LLM analyst from TRADEWIND_LLM_* settings, logging to (and replaying from) the database."""
-    from tradewind.analysts.llm import LLMAnalyst
+def _llm_for_evaluation(offline: bool, max_cost: float | None):  # type: ignore[no-untyped-def]
+    """The LLM analyst from TRADEWIND_LLM_* settings, logging to (and replaying from) the database;
+    offline it calls nothing, and with ``max_cost`` every call is checked against the cap first."""
     from tradewind.analysts.llm_port import OfflineChatClient
-    from tradewind.analysts.pricing import DEFAULT_PRICES
     from tradewind.analysts.rules import RulesAnalyst
+    from tradewind.analysts.spend import SpendLimit
     from tradewind.bootstrap import build_llm_analyst
     from tradewind.domain.clock import SystemClock
     from tradewind.storage.db import create_engine_for
@@ -311,12 +312,12 @@ def _llm_for_evaluation(offline: bool):  # type: ignore[no-untyped-def]
     settings = _settings()
     upgrade_database(settings.database_url)
     decisions = SqlDecisionLog(create_engine_for(settings.database_url))
-    if offline:
-        return LLMAnalyst(OfflineChatClient(settings.llm_model), decisions=decisions,
-                          prices={**DEFAULT_PRICES, **settings.llm_prices}, offline=True)
-    if settings.llm_base_url is None and not settings.api_keys():
+    if not offline and settings.llm_base_url is None and not settings.api_keys():
         _fail("--analyst llm: set OPENAI_API_KEY (OpenAI) or TRADEWIND_LLM_BASE_URL (a local server), or use --offline")
-    return build_llm_analyst(settings, decisions=decisions, rules=RulesAnalyst(), clock=SystemClock())[1]
+    client = OfflineChatClient(settings.llm_model) if offline else None
+    limit = SpendLimit(max_cost) if max_cost is not None else None
+    return build_llm_analyst(settings, decisions=decisions, rules=RulesAnalyst(), clock=SystemClock(), client=client,
+                             limit=limit)[1]
 
 
 def _report_table(report: dict[str, object], *, title: str) -> Table:
@@ -342,6 +343,11 @@ def _report_table(report: dict[str, object], *, title: str) -> Table:
     for row in report.get("reliability") or []:  # type: ignore[union-attr]
         if row.get("count"):
             add(f"confidence {row['bucket']}", f"{row['count']} signals, hit rate {show(row.get('hit_rate'))}")
+    by_source = report.get("by_source") or {}
+    if len(by_source) > 1 or any(name != "rules" for name in by_source):  # type: ignore[union-attr]
+        for name, part in by_source.items():  # type: ignore[union-attr]
+            add(f"answered by {name}", f"{part['predictions_made']} signals, accuracy {show(part.get('accuracy'))}, "
+                f"success rate {show(part.get('success_rate'))}")
     return table
 
 

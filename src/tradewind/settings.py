@@ -94,7 +94,12 @@ class Settings(BaseSettings):
     openai_backup_api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("OPENAI_BACKUP_API_KEYS", "TRADEWIND_OPENAI_BACKUP_API_KEYS")
     )
-    llm_timeout: float = Field(default=30.0, gt=0, le=600)
+    llm_timeout: float = Field(default=30.0, gt=0, le=3600, description="seconds per model call; a CPU server may need minutes")
+    llm_prompt_budget: int = Field(
+        default=2000, ge=0, le=1_000_000,
+        description="prompt tokens the analysis is fitted to (compact detail for small contexts); 0 = the full prompt",
+    )
+    llm_max_tokens: int = Field(default=600, ge=16, le=100_000, description="output cap of every model call")
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_request_delay: float = Field(
         default=0.0, ge=0, le=600, validation_alias=AliasChoices("TRADEWIND_LLM_REQUEST_DELAY", "OPENAI_REQUEST_DELAY"),

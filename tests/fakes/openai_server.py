@@ -13,6 +13,11 @@ Failures are scripted for the next ``count`` chat requests, for every key or onl
 Kinds: see ``FAILURE_KINDS``. ``reject_formats`` answers a 400 (or 422) in the dialect of the
 server named by ``reject_style``; ``reject_params`` emulates OpenAI reasoning models that refuse
 ``temperature`` or ``max_tokens``; ``valid_keys`` makes every other key a 401.
+
+Tokens follow one rule (``count_tokens``: a token per four characters of the rendered chat
+template), so usage is consistent with what ``tokenizer=True`` serves at llama.cpp's
+``POST /apply-template`` and ``POST /tokenize`` (without it those paths are 404, as on OpenAI).
+Like a real server, an answer longer than ``max_tokens`` is cut there with ``finish_reason: length``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,19 @@ from typing import Any
 
 from . import LoopbackServer, Reply
 
-__all__ = ["FAILURE_KINDS", "ChatHandler", "FakeOpenAI", "RecordedRequest", "default_handler"]
+__all__ = ["FAILURE_KINDS", "ChatHandler", "FakeOpenAI", "RecordedRequest", "count_tokens", "default_handler",
+           "render_template"]
+
+CHARS_PER_TOKEN = 4
+
+
+def count_tokens(text: str) -> int:
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+def render_template(messages: list[Any]) -> str:
+    """A chat template in the manner of llama.cpp's: each message between role markers."""
+    return "".join(f"<|im_start|>{m.get('role')}\n{m.get('content')}<|im_end|>\n" for m in messages if isinstance(m, dict))
 
 FAILURE_KINDS = (
     "429",  # rate limited; headers from retry_after / reset_requests / reset_tokens
@@ -94,10 +111,11 @@ class FakeOpenAI(LoopbackServer):
     """An OpenAI-compatible chat server in a background thread; ``base_url`` ends in ``/v1``."""
 
     def __init__(self, handler: ChatHandler = default_handler, *, model: str = "fake-gpt-4o-mini",
-                 slow_seconds: float = 1.0) -> None:
+                 slow_seconds: float = 1.0, tokenizer: bool = False) -> None:
         self.handler = handler
         self.model = model
         self.slow_seconds = slow_seconds
+        self.tokenizer = tokenizer
         self.requests: list[RecordedRequest] = []
         self.valid_keys: set[str] | None = None
         self.reject_formats: set[str] = set()
@@ -190,6 +208,8 @@ class FakeOpenAI(LoopbackServer):
             status, payload, extra = self._chat(body, key, script)
         elif method == "GET" and path.rstrip("/").endswith("/v1/models"):
             status, payload, extra = 200, self._json(self._models()), {}
+        elif self.tokenizer and method == "POST" and path in ("/apply-template", "/tokenize"):
+            status, payload, extra = 200, self._json(self._tokenizer(path, body)), {}
         else:
             status, payload, extra = 404, self._json(_error(f"Unknown path {path}", "invalid_request_error", "unknown_url")), {}
         content_type = extra.pop("Content-Type", "application/json")
@@ -269,9 +289,18 @@ class FakeOpenAI(LoopbackServer):
                                      "unsupported_parameter", "max_tokens"))
         return None
 
+    def _tokenizer(self, path: str, body: Any) -> dict[str, Any]:
+        if path == "/apply-template":
+            return {"prompt": render_template((body or {}).get("messages") or [])}
+        return {"tokens": list(range(count_tokens(str((body or {}).get("content", "")))))}
+
     def _completion(self, body: dict[str, Any], content: str | None, *, usage: bool) -> dict[str, Any]:
-        prompt = sum(len(str(m.get("content", "")).split()) for m in body["messages"] if isinstance(m, dict))
-        completion = len((content or "").split())
+        prompt = count_tokens(render_template(body["messages"]))
+        finish = "stop"
+        cap = body.get("max_tokens") or body.get("max_completion_tokens")
+        if content is not None and isinstance(cap, int) and count_tokens(content) > cap:
+            content, finish = content[: cap * CHARS_PER_TOKEN], "length"
+        completion = count_tokens(content or "")
         answer: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
@@ -282,7 +311,7 @@ class FakeOpenAI(LoopbackServer):
                 "index": 0,
                 "message": {"role": "assistant", "content": content, "refusal": None},
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": finish,
             }],
         }
         if usage:

@@ -9,7 +9,11 @@ The SDK does the HTTP and auth; this module owns what the SDK cannot know about 
 * bounded retries with exponential backoff for 5xx and dropped connections (SDK retries are off,
   since they would retry a 429 on the same key);
 * structured-output tiers ``json_schema`` → ``json_object`` → plain text, stepping down when the
-  server rejects a format and remembering the tier that works.
+  server rejects a format and remembering the tier that works;
+* the prompt's size in the model's own tokens where the server can tell (llama.cpp renders the
+  chat template at ``/apply-template`` and counts at ``/tokenize``); servers without those answer
+  404 once and are not asked again;
+* the truth for health checks: the last call's outcome and the errors among the recent calls.
 
 Every failure leaves as ``LLMError(kind=...)``: ``timeout``, ``server_error``, ``unreachable``,
 ``auth``, ``bad_response``, ``bad_request`` (another 4xx), ``not_configured``, or
@@ -24,7 +28,7 @@ import logging
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -45,6 +49,9 @@ QUOTA_RESET = 3600.0  # ``insufficient_quota`` is billing, not a rate: the seed'
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 PING_PROMPT = "Reply with SUCCESS"
+PING_MAX_TOKENS = 8  # a ping must come back at once, whatever the model would like to say
+RECENT_CALLS = 20  # how many calls health reports on
+TOKENIZE_TIMEOUT = 10.0
 
 _TIERS: tuple[ResponseFormat, ...] = ("json_schema", "json_object", "text")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -201,6 +208,10 @@ class OpenAIChatClient:
         self._next_slot = float("-inf")
         self._requests = 0
         self._errors: Counter[str] = Counter()
+        self._recent: deque[str | None] = deque(maxlen=RECENT_CALLS)  # None: ok, else the error kind
+        self._last: dict[str, Any] | None = None
+        self._tokenizer: bool | None = None  # None: not asked yet; False: the server has none
+        self._root = re.sub(r"/v1/?$", "", self.base_url.rstrip("/"))
 
     # --- ChatClient ----------------------------------------------------------------------------
     def complete(
@@ -213,6 +224,17 @@ class OpenAIChatClient:
         temperature: float = 0.0,
     ) -> ChatResult:
         """One chat completion; with ``schema`` the best structured-output tier the server takes."""
+        started = self.clock()
+        try:
+            result = self._complete(messages, schema, schema_name, max_tokens, temperature)
+        except LLMError as exc:
+            self._remember(started, exc.kind, None, None)
+            raise
+        self._remember(started, None, result.latency_ms, result.finish_reason)
+        return result
+
+    def _complete(self, messages: Sequence[Message], schema: dict[str, Any] | None, schema_name: str,
+                  max_tokens: int | None, temperature: float) -> ChatResult:
         while True:
             tier = self._tier if schema is not None else None
             fmt: ResponseFormat = self._tiers[tier] if tier is not None else "text"
@@ -245,8 +267,35 @@ class OpenAIChatClient:
                 log.warning("LLM model %s rejected %s; adapting and retrying", self.model, rejected.param)
 
     def ping(self) -> ChatResult:
-        """A tiny live call (the seed's ``/debug/gpt4`` check): the answer should read SUCCESS."""
-        return self.complete([{"role": "user", "content": PING_PROMPT}])
+        """A tiny live call (the seed's ``/debug/gpt4`` check), capped at a few tokens."""
+        return self.complete([{"role": "user", "content": PING_PROMPT}], max_tokens=PING_MAX_TOKENS)
+
+    def count_tokens(self, messages: Sequence[Message]) -> int | None:
+        """The prompt in the model's own tokens (chat template included) where the server can tell."""
+        if self._tokenizer is False:
+            return None
+        client = self._clients[0].with_options(timeout=TOKENIZE_TIMEOUT, max_retries=0)
+        try:
+            rendered = client.post(f"{self._root}/apply-template", body={"messages": list(messages)}, cast_to=object)
+            prompt = rendered.get("prompt") if isinstance(rendered, dict) else None
+            if not isinstance(prompt, str):
+                raise ValueError("no prompt in the apply-template answer")
+            counted = client.post(f"{self._root}/tokenize", body={"content": prompt, "add_special": True},
+                                  cast_to=object)
+            tokens = counted.get("tokens") if isinstance(counted, dict) else None
+            if not isinstance(tokens, list):
+                raise ValueError("no tokens in the tokenize answer")
+        except (openai.NotFoundError, openai.BadRequestError, openai.UnprocessableEntityError, ValueError) as exc:
+            if self._tokenizer is None:
+                log.info("LLM server at %s has no tokenizer endpoint (%s); prompt sizes are estimated",
+                         self._root, type(exc).__name__)
+            self._tokenizer = False
+            return None
+        except openai.OpenAIError as exc:  # down or slow right now: estimate this time, ask again later
+            log.warning("LLM server tokenizer failed: %s", type(exc).__name__)
+            return None
+        self._tokenizer = True
+        return len(tokens)
 
     def status(self) -> dict[str, Any]:
         """Configuration and key-pool state; never a key, only counts and per-index timers."""
@@ -265,7 +314,24 @@ class OpenAIChatClient:
                 "timeout": self.timeout,
                 "requests": self._requests,
                 "errors": dict(self._errors),
+                "tokenizer": self._tokenizer,
+                "last_call": None if self._last is None else {
+                    **{k: v for k, v in self._last.items() if k != "at"},
+                    "seconds_ago": round(self.clock() - self._last["at"], 1),
+                },
+                "recent": {
+                    "calls": len(self._recent),
+                    "errors": sum(1 for kind in self._recent if kind is not None),
+                    "by_kind": dict(Counter(kind for kind in self._recent if kind is not None)),
+                },
             }
+
+    def _remember(self, started: float, kind: str | None, latency_ms: float | None, finish: str | None) -> None:
+        """One finished call (after its retries), for ``status``: what health reports is the truth."""
+        with self._lock:
+            self._recent.append(kind)
+            self._last = {"at": started, "ok": kind is None, "error_kind": kind, "latency_ms": latency_ms,
+                          "finish_reason": finish}
 
     # --- one request, across keys and retries ----------------------------------------------------
     def _send(self, body: dict[str, Any], fmt: ResponseFormat) -> ChatResult:
@@ -333,6 +399,7 @@ class OpenAIChatClient:
             raise self._fail("bad_response", "LLM answer has no message content "
                                              f"(finish_reason={choice.get('finish_reason')!r})")
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        finish = choice.get("finish_reason")
         return ChatResult(
             text=text,
             model=str(data.get("model") or self.model),
@@ -342,6 +409,7 @@ class OpenAIChatClient:
             completion_tokens=_int(usage.get("completion_tokens")),
             total_tokens=_int(usage.get("total_tokens")),
             raw=data,
+            finish_reason=finish if isinstance(finish, str) else None,
         )
 
     # --- pacing, backoff, bookkeeping ----------------------------------------------------------

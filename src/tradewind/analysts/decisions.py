@@ -1,5 +1,10 @@
 """The AI decision log: every model call with its input, prompt, raw answer, parse, tokens, latency
-and cost, and the cache of answers by (model, prompt hash) that makes replays exact and free."""
+and cost, and the cache of answers by (model, prompt hash) that makes replays exact and free.
+
+One row per model call: a decision that needed a repair is two rows (``attempt`` 1 and 2, the
+second naming the first as ``parent_id``), each with its own prompt, answer, tokens and latency.
+A decision answered from the log, or made offline without a call, writes no row.
+"""
 
 from __future__ import annotations
 
@@ -34,18 +39,23 @@ class Decision:
     cost_usd: float | None  # None when the model has no price in the table (never guessed)
     error: str | None
     signal_id: str | None = None
+    attempt: int = 1  # 1: the decision's first call; 2: its repair
+    parent_id: str | None = None  # the repair's first call
+    prompt_detail: str | None = None  # full, compact or minimal (see analysts.prompt)
+    prompt_budget: int | None = None  # the token budget the prompt was fitted to; None: none
+    finish_reason: str | None = None  # "length": the output cap cut the answer
 
 
 class DecisionLog(Protocol):
     def record(self, decision: Decision) -> None: ...
 
     def cached(self, model: str, prompt_hash: str) -> Decision | None:
-        """The newest decision for this model and prompt with a valid parsed answer."""
+        """The newest valid answer for this model and prompt: a call with that prompt, or the repair of one."""
         ...
 
-    def replay(self, model: str, input_hash: str) -> tuple[str, dict[str, Any]] | None:
-        """``(decision_id, parsed)`` of the newest valid answer for this model and input hash: a
-        replay finds its answer without rebuilding the prompt."""
+    def replay(self, model: str, input_hash: str) -> tuple[str, dict[str, Any], str] | None:
+        """``(decision_id, parsed, source)`` of the newest valid answer for this model and input hash:
+        a replay finds its answer without rebuilding the prompt, and knows how it was first made."""
         ...
 
     def query(self, *, symbol: str | None = None, since: datetime | None = None, limit: int = 100) -> list[Decision]:
@@ -58,5 +68,6 @@ class DecisionLog(Protocol):
 
     def usage(self) -> dict[str, Any]:
         """``{"by_model": [{model, calls, prompt_tokens, completion_tokens, total_tokens, cost_usd}],
-        "by_day": [{day, calls, total_tokens, cost_usd}], "total": {...}}``; cost sums skip unknown prices."""
+        "by_day": [{day, calls, total_tokens, cost_usd}], "total": {...}}``; one call per row, cost sums
+        skip unknown prices; ``by_model`` also gives ``repairs`` (second calls), for estimates."""
         ...

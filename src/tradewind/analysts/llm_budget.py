@@ -1,10 +1,15 @@
 """What a run of the LLM analyst would cost, before it runs.
 
 The requests a replay will make are checked against the decision log: those already answered
-replay for free; for the rest the prompt of the first one is built and its tokens estimated at
-four characters a token (the usual rule of thumb for OpenAI tokenizers on English and JSON; it
-is an estimate and says so), completions at the average the log has seen for this model (else
-400 tokens), priced with the configured table. Unknown price: the cost is None, never a guess.
+replay for free. For the rest, the first one's real prompt is built and fitted to the analyst's
+budget, and its size counted by the server's tokenizer where it has one (else estimated, and the
+estimate says so). Calls per analysis are one plus the repair rate this model has shown in the
+log (else one: there is nothing to go on, and the spend limit still holds the line); completions
+are the average the log has seen for this model, else the output cap. Priced with the configured
+table; an unknown price makes the cost None, never a guess.
+
+The estimate is for planning. What keeps a run under ``--max-cost`` is ``SpendLimit``, checked
+before every call against the money measured so far.
 """
 
 from __future__ import annotations
@@ -15,33 +20,35 @@ from dataclasses import dataclass
 from tradewind.analysts.base import AnalysisRequest
 from tradewind.analysts.llm import LLMAnalyst
 from tradewind.analysts.pricing import cost_usd
-from tradewind.analysts.prompt import build_messages
 
-__all__ = ["CHARS_PER_TOKEN", "CostEstimate", "estimate_run"]
-
-CHARS_PER_TOKEN = 4
-DEFAULT_COMPLETION_TOKENS = 400
+__all__ = ["CostEstimate", "estimate_run"]
 
 
 @dataclass(frozen=True)
 class CostEstimate:
     requests: int
     cached: int  # answered from the decision log: free
-    calls: int  # would call the model
+    analyses: int  # would call the model
+    calls: float  # model calls expected: analyses x (1 + repair rate)
+    repair_rate: float | None  # from the log; None when the log has no decision of this model yet
     prompt_tokens_per_call: int | None
+    prompt_tokens_counted: bool  # True: the server's tokenizer counted them
     completion_tokens_per_call: int
     cost_per_call_usd: float | None
     total_usd: float | None
 
     def describe(self, model: str) -> str:
+        if not self.analyses:
+            return f"{self.requests} analyses, all from the decision log: no call to {model}, $0"
         cost = "unknown (no price for this model)" if self.total_usd is None else f"about ${self.total_usd:.4f}"
-        tokens = f"~{self.prompt_tokens_per_call} prompt + ~{self.completion_tokens_per_call} completion tokens each"
-        return (f"{self.requests} analyses: {self.cached} from the decision log, {self.calls} calls to {model} "
-                f"({tokens if self.calls else 'none needed'}): {cost if self.calls else '$0'}")
+        how = "counted by the server" if self.prompt_tokens_counted else "estimated"
+        repairs = "no repair history" if self.repair_rate is None else f"repair rate {self.repair_rate:.0%}"
+        return (f"{self.requests} analyses: {self.cached} from the decision log, {self.analyses} to {model} "
+                f"(~{self.calls:.0f} calls, {repairs}; {self.prompt_tokens_per_call} prompt tokens each, {how}, "
+                f"+ ~{self.completion_tokens_per_call} completion): {cost}")
 
 
-def estimate_run(analyst: LLMAnalyst, requests: Iterable[AnalysisRequest], *,
-                 completion_tokens: int | None = None) -> CostEstimate:
+def estimate_run(analyst: LLMAnalyst, requests: Iterable[AnalysisRequest]) -> CostEstimate:
     model = analyst.client.model
     total = cached = 0
     first_uncached: AnalysisRequest | None = None
@@ -52,23 +59,35 @@ def estimate_run(analyst: LLMAnalyst, requests: Iterable[AnalysisRequest], *,
             cached += 1
         elif first_uncached is None:
             first_uncached = request
-    calls = total - cached
-    completion = completion_tokens or _average_completion(analyst) or DEFAULT_COMPLETION_TOKENS
-    prompt_tokens = None
-    per_call = None
+    analyses = total - cached
+    history = _history(analyst)
+    repair_rate = history.get("repair_rate")
+    completion = history.get("completion_tokens") or analyst.max_tokens
+    calls = analyses * (1.0 + (repair_rate or 0.0))
+    prompt_tokens: int | None = None
+    counted = False
+    per_call: float | None = None
     if first_uncached is not None:
-        views = analyst.rules.views(first_uncached)
-        messages = build_messages(first_uncached, views, analyst.rules.decide(first_uncached, views))
-        prompt_tokens = sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
+        prompt, _ = analyst.prompt_for(first_uncached)
+        prompt_tokens, counted = prompt.tokens, prompt.counted
         per_call = cost_usd(model, prompt_tokens, completion, analyst.prices)
-    total_cost = 0.0 if calls == 0 else (None if per_call is None else per_call * calls)
-    return CostEstimate(total, cached, calls, prompt_tokens, completion, per_call, total_cost)
+    total_cost = 0.0 if analyses == 0 else (None if per_call is None else per_call * calls)
+    return CostEstimate(total, cached, analyses, calls, repair_rate, prompt_tokens, counted, completion, per_call,
+                        total_cost)
 
 
-def _average_completion(analyst: LLMAnalyst) -> int | None:
+def _history(analyst: LLMAnalyst) -> dict[str, float | int]:
+    """This model's repair rate and average completion from the log (empty when it has none)."""
     if analyst.decisions is None:
-        return None
+        return {}
     for row in analyst.decisions.usage().get("by_model", []):
-        if row.get("model") == analyst.client.model and row.get("completion_tokens") and row.get("calls"):
-            return int(row["completion_tokens"] / row["calls"])
-    return None
+        if row.get("model") != analyst.client.model or not row.get("calls"):
+            continue
+        out: dict[str, float | int] = {}
+        first_calls = row["calls"] - row.get("repairs", 0)
+        if first_calls > 0:
+            out["repair_rate"] = row.get("repairs", 0) / first_calls
+        if row.get("completion_tokens"):
+            out["completion_tokens"] = int(row["completion_tokens"] / row["calls"])
+        return out
+    return {}

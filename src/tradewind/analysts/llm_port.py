@@ -29,6 +29,7 @@ class ChatResult:
     completion_tokens: int | None = None
     total_tokens: int | None = None
     raw: dict[str, Any] = field(default_factory=dict)  # the whole response body
+    finish_reason: str | None = None  # "stop", or "length" when the output cap cut the answer
 
 
 class ChatClient(Protocol):
@@ -51,6 +52,15 @@ class ChatClient(Protocol):
         """Configuration and key-pool state for health checks (never the keys themselves)."""
         ...
 
+    def count_tokens(self, messages: Sequence[Message]) -> int | None:
+        """The prompt's size in the model's own tokens where the server can tell (llama.cpp's
+        ``/tokenize``), else None: the caller estimates and says so."""
+        ...
+
+    def ping(self) -> ChatResult:
+        """A tiny live call, capped at a few tokens (health checks)."""
+        ...
+
 
 class OfflineChatClient:
     """A client that never calls out: with ``offline`` analysts it names the model whose logged
@@ -64,3 +74,9 @@ class OfflineChatClient:
 
     def status(self) -> dict[str, Any]:
         return {"model": self.model, "base_url": None, "keys_configured": 0, "keys_available": 0, "offline": True}
+
+    def count_tokens(self, messages: Sequence[Message]) -> int | None:
+        return None
+
+    def ping(self) -> ChatResult:
+        return self.complete([])

@@ -76,22 +76,20 @@ async def analyze(request: Request) -> Response:
     container: Container = request.app.state.container
     body = await read_json(request, AnalyzeBody)
     signals = container.signals
+    context = body.strategy_context
+    payload = {
+        "symbol": body.symbol, "current_price": body.current_price, "timestamp_ms": body.timestamp,
+        "selected_strategies": context.selected_strategies if context else None,
+        "risk_level": context.risk_level if context else None,
+        "market_condition": context.market_condition if context else None,
+    }
     if body.timeframe_data is None:
-        recent = signals.recent_result(body.symbol)
+        recent = signals.recent_result(**payload)
         if recent is not None:
             return _json(recent.document)
-    context = body.strategy_context
 
     def run() -> AnalysisResult:
-        return signals.analyze_payload(
-            symbol=body.symbol,
-            timeframe_data=_rows(body),
-            current_price=body.current_price,
-            timestamp_ms=body.timestamp,
-            selected_strategies=context.selected_strategies if context else None,
-            risk_level=context.risk_level if context else None,
-            market_condition=context.market_condition if context else None,
-        )
+        return signals.analyze_payload(timeframe_data=_rows(body), **payload)
 
     return _json((await asyncio.to_thread(run)).document)
 

@@ -34,7 +34,8 @@ DEFAULT_LIMIT = 100
 CSV_COLUMNS = (
     "decision_id", "created_at", "analyst", "symbol", "timeframe", "model", "source", "latency_ms",
     "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "error", "signal_id", "input_hash",
-    "prompt_hash", "signal", "confidence", "raw_response",
+    "prompt_hash", "signal", "confidence", "raw_response", "attempt", "parent_id", "prompt_detail", "prompt_budget",
+    "finish_reason",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -1,6 +1,7 @@
 """``GET /`` and ``GET /health`` with the fields of the AI-service seed, reporting what is true now.
 
-No LLM is configured yet, so those fields say so (false / null); storage fields report the real
+``gpt4_available`` is true only while the model is configured, has a usable key and its last call
+answered; ``llm`` adds the last call and the errors among the recent ones. Storage fields report the real
 database (``mongodb_connected`` keeps the seed's name for the storage connection, ``database`` says
 which one it is). ``analysis_interval_minutes`` is the configured periodic analysis (null when off)
 and ``periodic_analysis`` its last and next run; ``websocket`` counts the ``/ws`` hub's clients.
@@ -41,14 +42,19 @@ def _json(body: dict[str, object], status: int = 200) -> Response:
 
 
 def llm_state(container: Container) -> dict[str, object]:
-    """What is true of the model now: configured, and not locked out (every key limited or rejected)."""
+    """What is true of the model now: configured, not locked out (every key limited or rejected), and
+    its last call answered. Before any call nothing is known against it, so it counts as available."""
     client = container.llm_client
     if client is None:
         return {"configured": False, "available": False, "model": None}
     status = client.status()
+    last = status.get("last_call")
+    answered = last is None or bool(last.get("ok"))
     return {
         "configured": True,
-        "available": status.get("keys_available", 0) > 0,
+        "available": status.get("keys_available", 0) > 0 and answered,
+        "last_call": last,
+        "recent": status.get("recent"),
         "model": client.model,
         "base_url": status.get("base_url"),
         "keys_configured": status.get("keys_configured"),
@@ -57,6 +63,12 @@ def llm_state(container: Container) -> dict[str, object]:
         "requests": status.get("requests"),
         "errors": status.get("errors"),
     }
+
+
+def _analyst(container: Container) -> str:
+    if container.llm_client is None:
+        return "the rule-based analyst"
+    return f"the LLM analyst ({container.llm_client.model}, the rule-based analyst as its fallback)"
 
 
 @router.get("/health", summary="Service health with storage and streamer status")
@@ -98,7 +110,7 @@ async def root(container: ContainerDep) -> Response:
             "smart-money structure, a rule-based analyst whose signals are stored and scored against what the "
             "market did next.",
             "endpoints": {
-                "analyze": "POST /ai/analyze - Long/Short/Neutral signal from the rule-based analyst (stored, with signal_id)",
+                "analyze": f"POST /ai/analyze - Long/Short/Neutral signal from {_analyst(container)} (stored, with signal_id)",
                 "strategy_recommendations": "POST /ai/strategy-recommendations - Get strategy recommendations",
                 "market_condition": "POST /ai/market-condition - Analyze market conditions",
                 "feedback": "POST /ai/feedback - Send feedback on a stored signal",

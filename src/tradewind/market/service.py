@@ -68,6 +68,17 @@ class StreamerService:
                 out[timeframe] = bars_from_candles([closed[i] for i in range(len(closed) - take, len(closed))])
         return out
 
+    def closed_marker(self, symbol: str, timeframes: list[Timeframe]) -> tuple[int | None, ...]:
+        """The open time of the newest closed candle per timeframe: it changes exactly when the
+        candles ``closed_bars`` returns change (closed candles are final), at the cost of a lookup."""
+        streamer = self.require_running()
+        canonical = normalize_symbol(symbol)
+        marker: list[int | None] = []
+        for timeframe in timeframes:
+            closed = streamer.series(canonical, timeframe).closed
+            marker.append(closed[len(closed) - 1].time if len(closed) else None)
+        return tuple(marker)
+
     def available(self) -> dict[str, list[str]]:
         streamer = self.require_running()
         return {symbol: [tf.value for tf in tfs] for symbol, tfs in streamer.available().items()}

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     func,
     insert,
     literal,
@@ -39,7 +40,7 @@ _SELECT = select(_log.c.id, *(_log.c[name] for name in _COLUMNS))
 # Built once: a replay runs thousands of times a second, and rebuilding the expression would cost
 # more than the indexed lookup itself.
 _REPLAY = (
-    select(_log.c.decision_id, _log.c.parsed)
+    select(_log.c.decision_id, _log.c.parsed, _log.c.source)
     .where(
         _log.c.model == bindparam("model"),
         _log.c.input_hash == bindparam("input_hash"),
@@ -87,24 +88,28 @@ class SqlDecisionLog:
             connection.execute(insert(_log).values(values))
 
     def cached(self, model: str, prompt_hash: str) -> Decision | None:
-        query = (
-            _SELECT.where(
-                _log.c.model == model,
-                _log.c.prompt_hash == prompt_hash,
-                _log.c.parsed.is_not(None),
-                _log.c.error.is_(None),
-            )
-            .order_by(_log.c.created_at.desc(), _log.c.id.desc())
-            .limit(1)
-        )
-        with self._engine.connect() as connection:
-            row = connection.execute(query).first()
-        return _decision(row) if row is not None else None
+        """The newest valid answer to this prompt: a call that sent it, or the repair of one that did.
 
-    def replay(self, model: str, input_hash: str) -> tuple[str, dict[str, Any]] | None:
+        Two indexed lookups rather than one ``OR``, which would make the database scan the log.
+        """
+        valid = (_log.c.parsed.is_not(None), _log.c.error.is_(None))
+        newest = (_log.c.created_at.desc(), _log.c.id.desc())
+        asked = _SELECT.where(_log.c.model == model, _log.c.prompt_hash == prompt_hash)
+        firsts = select(_log.c.decision_id).where(_log.c.model == model, _log.c.prompt_hash == prompt_hash,
+                                                  _log.c.attempt == 1)
+        repaired = _SELECT.where(_log.c.model == model, _log.c.parent_id.in_(firsts.scalar_subquery()))
+        with self._engine.connect() as connection:
+            rows = [connection.execute(query.where(*valid).order_by(*newest).limit(1)).first()
+                    for query in (asked, repaired)]
+        found = [row for row in rows if row is not None]
+        if not found:
+            return None
+        return _decision(max(found, key=lambda row: (_utc(row.created_at), row.id)))
+
+    def replay(self, model: str, input_hash: str) -> tuple[str, dict[str, Any], str] | None:
         with self._engine.connect() as connection:
             row = connection.execute(_REPLAY, {"model": model, "input_hash": input_hash}).first()
-        return (row.decision_id, row.parsed) if row is not None else None
+        return (row.decision_id, row.parsed, row.source) if row is not None else None
 
     def query(self, *, symbol: str | None = None, since: datetime | None = None, limit: int = 100) -> list[Decision]:
         """Newest first; ``symbol`` in any spelling (``btc/usdt``), ``since`` inclusive."""
@@ -180,6 +185,7 @@ class SqlDecisionLog:
         c = _log.c
         return (
             func.count().label("calls"),
+            func.coalesce(func.sum(case((c.attempt > 1, 1), else_=0)), 0).label("repairs"),
             func.sum(c.prompt_tokens).label("prompt_tokens"),
             func.sum(c.completion_tokens).label("completion_tokens"),
             func.sum(c.total_tokens).label("total_tokens"),
@@ -193,6 +199,7 @@ class SqlDecisionLog:
         calls = int(row.calls)
         return {
             "calls": calls,
+            "repairs": int(row.repairs),
             "prompt_tokens": _known(row.prompt_tokens, calls, int),
             "completion_tokens": _known(row.completion_tokens, calls, int),
             "total_tokens": _known(row.total_tokens, calls, int),

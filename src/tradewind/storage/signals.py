@@ -56,16 +56,19 @@ class SqlSignalStore:
             row = connection.execute(query).first()
         return _signal(row) if row is not None else None
 
-    def latest(self, symbol: str, *, since_ms: int) -> StoredSignal | None:
+    def recent_for_input(self, input_hash: str, *, since: datetime) -> StoredSignal | None:
         query = (
             select(*(_analyses.c[name] for name in _SIGNAL_COLUMNS))
-            .where(_analyses.c.symbol == symbol, _analyses.c.timestamp >= since_ms)
-            .order_by(_analyses.c.timestamp.desc(), _analyses.c.id.desc())
-            .limit(1)
+            .where(_analyses.c.input_hash == input_hash, _analyses.c.created_at >= since)
+            .order_by(_analyses.c.created_at.desc(), _analyses.c.id.desc())
+            .limit(8)
         )
         with self._engine.connect() as connection:
-            row = connection.execute(query).first()
-        return _signal(row) if row is not None else None
+            rows = connection.execute(query).all()
+        for row in rows:  # a fallback is not an answer to keep: the model may answer next time
+            if (row.analysis or {}).get("source") != "rules_fallback":
+                return _signal(row)
+        return None
 
     def stats(self) -> dict[str, Any]:
         query = (

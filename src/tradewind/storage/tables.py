@@ -82,7 +82,10 @@ class AnalysisRow(Base):
     the columns the cache, the outcome scorer and the statistics query by."""
 
     __tablename__ = "ai_analysis_results"
-    __table_args__ = (Index("ix_ai_analysis_results_symbol_timestamp", "symbol", "timestamp"),)
+    __table_args__ = (
+        Index("ix_ai_analysis_results_symbol_timestamp", "symbol", "timestamp"),
+        Index("ix_ai_analysis_results_input_hash_created_at", "input_hash", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     signal_id: Mapped[str] = mapped_column(String(40), unique=True)
@@ -141,6 +144,9 @@ class FeedbackRow(Base):
 class DecisionRow(Base):
     """One logged model call (the seed's ``aiDecisionLogs``): a ``Decision`` field for field.
 
+    A repaired decision is two rows: the first call, and the repair (``attempt`` 2) whose
+    ``parent_id`` names it.
+
     ``(model, prompt_hash, created_at)`` serves the answer cache (newest hit first);
     ``(symbol, created_at)`` and ``(created_at, id)`` serve listing and keyset-paged exports.
     ``parsed`` stores ``None`` as SQL NULL, so "no valid answer" can be filtered on.
@@ -152,6 +158,7 @@ class DecisionRow(Base):
         Index("ix_ai_decision_logs_model_input_hash_created_at", "model", "input_hash", "created_at"),
         Index("ix_ai_decision_logs_symbol_created_at", "symbol", "created_at"),
         Index("ix_ai_decision_logs_created_at_id", "created_at", "id"),
+        Index("ix_ai_decision_logs_parent_id", "parent_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -174,3 +181,8 @@ class DecisionRow(Base):
     cost_usd: Mapped[float | None] = mapped_column(Float(53))
     error: Mapped[str | None] = mapped_column(Text)
     signal_id: Mapped[str | None] = mapped_column(String(40))
+    attempt: Mapped[int] = mapped_column(Integer, server_default="1")
+    parent_id: Mapped[str | None] = mapped_column(String(64))
+    prompt_detail: Mapped[str | None] = mapped_column(String(16))
+    prompt_budget: Mapped[int | None] = mapped_column(Integer)
+    finish_reason: Mapped[str | None] = mapped_column(String(32))

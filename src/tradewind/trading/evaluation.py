@@ -100,6 +100,7 @@ def evaluate(
                 take_profit=signal.risk_assessment.take_profit_suggestion,
                 horizon_seconds=horizon,
                 candle_seconds=seconds,
+                source=str(signal.extras.get("origin") or signal.extras.get("source") or name),  # a replay: who answered
             )
             records.append((scored, resolve_bars(scored, bars)))
         if progress is not None:

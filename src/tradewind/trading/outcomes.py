@@ -103,6 +103,7 @@ class ScoredInput:
     take_profit: float | None
     horizon_seconds: int
     candle_seconds: int | None = None
+    source: str | None = None  # how the analyst answered (llm, llm_repaired, cache, rules_fallback, rules)
 
     def __post_init__(self) -> None:
         if self.direction not in ("Long", "Short", "Neutral"):

@@ -17,6 +17,9 @@ None, never a default; counts are always ints.
 - ``average_return``: mean ``realized_return`` of resolved Long/Short signals; a Neutral signal
   takes no position, so its raw price return would blur a trading figure and is left out.
 
+``by_analyst``, ``by_symbol`` and ``by_source`` repeat the report per analyst, symbol and answer
+source (an LLM analyst's ``llm``, ``llm_repaired``, ``cache`` and ``rules_fallback`` apart).
+
 The seed's names are filled beside ours: ``overall_accuracy`` (= ``accuracy``),
 ``successful_predictions`` (= ``successful``), ``precision``, ``recall``, ``f1_score``.
 """
@@ -42,6 +45,7 @@ def performance_report(records: Sequence[Record], *, buckets: int = 10) -> dict[
     report = _report(records, buckets)
     report["by_analyst"] = {name: _report(group, buckets) for name, group in _group(records, "analyst")}
     report["by_symbol"] = {name: _report(group, buckets) for name, group in _group(records, "symbol")}
+    report["by_source"] = {name: _report(group, buckets) for name, group in _group(records, "source")}
     return report
 
 
@@ -120,7 +124,9 @@ def _class_scores(resolved: Sequence[Record], name: str) -> dict[str, Any]:
 def _group(records: Sequence[Record], key: str) -> list[tuple[str, list[Record]]]:
     groups: dict[str, list[Record]] = {}
     for record in records:
-        groups.setdefault(getattr(record[0], key), []).append(record)
+        value = getattr(record[0], key)
+        if value is not None:
+            groups.setdefault(value, []).append(record)
     return sorted(groups.items())
 
 

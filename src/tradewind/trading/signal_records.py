@@ -42,6 +42,7 @@ class StoredSignal:
             confidence=self.confidence, entry_time=self.entry_time, entry_price=self.entry_price,
             stop_loss=self.stop_loss, take_profit=self.take_profit, horizon_seconds=self.horizon_seconds,
             candle_seconds=Timeframe(self.timeframe).seconds if self.timeframe else None,
+            source=str(self.analysis.get("source") or self.analyst),
         )
 
 
@@ -63,8 +64,8 @@ class SignalStore(Protocol):
 
     def get(self, signal_id: str) -> StoredSignal | None: ...
 
-    def latest(self, symbol: str, *, since_ms: int) -> StoredSignal | None:
-        """The newest signal for ``symbol`` with a timestamp at or after ``since_ms``."""
+    def recent_for_input(self, input_hash: str, *, since: datetime) -> StoredSignal | None:
+        """The newest signal stored since ``since`` for exactly this input, fallbacks left out."""
         ...
 
     def stats(self) -> dict[str, Any]:

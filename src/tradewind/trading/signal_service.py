@@ -1,7 +1,8 @@
 """The signal service: every door (REST, CLI, periodic job, assistant tools) asks it for analyses.
 
-It runs the analyst, stores each analysis with a ``signal_id``, answers a repeat for the same
-symbol within the cache TTL from the stored one (with the seed's ``[RECENT]`` prefix), scores
+It runs the analyst, stores each analysis with a ``signal_id``, answers a repeat of the same
+input (candles and context) within the cache TTL from the stored one (with the seed's ``[RECENT]``
+prefix), scores
 stored signals against the candles that followed, and reports performance from those outcomes.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -37,6 +39,8 @@ __all__ = ["RECENT_PREFIX", "AnalysisResult", "SignalService", "signal_document"
 log = logging.getLogger(__name__)
 
 RECENT_PREFIX = "[RECENT] "
+MAX_REMEMBERED = 1024  # cached answers kept in memory (each is one stored document)
+_INPUT, _STREAM = "input:", "stream:"
 MAX_SIGNAL_ID = 40  # ids are "sig_" + 20 hex digits; a longer one cannot exist, so it is not looked up
 
 
@@ -90,6 +94,7 @@ class SignalService:
         on_signal: Callable[[str, dict[str, Any]], None] | None = None,
         market_view: MarketView | None = None,
         streamed_candles: Callable[[str], dict[Timeframe, Bars]] | None = None,
+        streamed_marker: Callable[[str], tuple[int | None, ...]] | None = None,
         max_candles: int = 5000,
         max_price_deviation: float = 0.2,
     ) -> None:
@@ -104,7 +109,8 @@ class SignalService:
         self.streamed_candles = streamed_candles
         self.max_candles = max_candles
         self.max_price_deviation = max_price_deviation
-        self._recent: dict[str, tuple[float, StoredSignal]] = {}
+        self.streamed_marker = streamed_marker
+        self._recent: OrderedDict[str, tuple[float, StoredSignal]] = OrderedDict()
         self._lock = threading.Lock()
 
     # --- the doors' entry points: raw payloads in ---------------------------------------------
@@ -164,31 +170,49 @@ class SignalService:
     # --- analysis ----------------------------------------------------------------------------
     def analyze_payload(self, **payload: Any) -> AnalysisResult:
         """Validate a payload (see ``request_from_payload``), then answer from the cache or analyse."""
+        alias = self._stream_key(payload) if payload.get("timeframe_data") is None else None  # before the candles
         request = self.request_from_payload(**payload)
-        return self.cached_result(request.symbol) or self.analyze(request, use_cache=False)
+        return self.cached_result(request) or self.analyze(request, use_cache=False, alias=alias)
 
-    def recent_result(self, symbol: str) -> AnalysisResult | None:
-        """The cached answer for ``symbol`` if it is in memory: no database, cheap enough for the event loop."""
+    def recent_result(self, **payload: Any) -> AnalysisResult | None:
+        """For a streamed symbol asked without candles: the cached answer if it is in memory.
+
+        No candle is read, nothing is parsed and the database is not asked, so this is cheap
+        enough for the event loop: the key is the symbol, the request's context and the open time
+        of the newest closed candle of each analysis timeframe, which changes exactly when the
+        candles the analysis would see change.
+        """
+        key = self._stream_key(payload)
+        return None if key is None else self._memory(key)
+
+    def cached_result(self, request: AnalysisRequest) -> AnalysisResult | None:
+        """The seed's cache: the same input analysed within the TTL, answered with ``[RECENT]``.
+
+        The same input means the same candles and context (``request_hash``): a request with other
+        candles is analysed afresh even for the same symbol.
+        """
         if self.cache_ttl_seconds <= 0:
             return None
-        canonical = normalize_symbol(symbol)
-        with self._lock:
-            hit = self._recent.get(canonical)
-        if hit is None or self.clock.now() - hit[0] > self.cache_ttl_seconds:
+        digest = request_hash(request)
+        hit = self._memory(_INPUT + digest)
+        if hit is not None:
+            return hit
+        since = datetime.fromtimestamp(self.clock.now() - self.cache_ttl_seconds, timezone.utc)
+        stored = self.store.recent_for_input(digest, since=since)
+        if stored is None:
             return None
-        return _recent(hit[1])
+        self._remember(stored.created_at.timestamp(), stored, _INPUT + digest)
+        return _recent(stored)
 
-    def cached_result(self, symbol: str) -> AnalysisResult | None:
-        """The seed's cache: a stored analysis of ``symbol`` younger than the TTL, marked [RECENT]."""
-        if self.cache_ttl_seconds <= 0:
-            return None
-        cached = self._cached(symbol)
-        return None if cached is None else _recent(cached)
+    def analyze(self, request: AnalysisRequest, *, use_cache: bool = True, alias: str | None = None) -> AnalysisResult:
+        """Analyse, store and announce; the same input analysed within the TTL answers instead.
 
-    def analyze(self, request: AnalysisRequest, *, use_cache: bool = True) -> AnalysisResult:
-        """Analyse, store and announce; a fresh stored result for the symbol answers instead."""
+        The result is cached under its input (and ``alias``, the key of a streamed request) unless
+        it is a fallback from a failure that may pass by itself (a timeout, a 5xx): the next request
+        asks the model again instead of getting the fallback for five minutes.
+        """
         if use_cache:
-            hit = self.cached_result(request.symbol)
+            hit = self.cached_result(request)
             if hit is not None:
                 return hit
         signal_id = "sig_" + uuid.uuid4().hex[:20]
@@ -208,17 +232,18 @@ class SignalService:
             "source_reason": signal.extras.get("source_reason"),
             "cached": False,
         }
+        now = self.clock.now()
         stored = StoredSignal(
             signal_id=signal_id, symbol=request.symbol, timestamp=signal.timestamp,
-            created_at=datetime.fromtimestamp(self.clock.now(), timezone.utc), analyst=signal.analyst,
+            created_at=datetime.fromtimestamp(now, timezone.utc), analyst=signal.analyst,
             timeframe=primary.value, signal=signal.signal, confidence=signal.confidence, entry_time=entry_time,
             entry_price=float(bars.close[-1]), stop_loss=signal.risk_assessment.stop_loss_suggestion,
             take_profit=signal.risk_assessment.take_profit_suggestion,
             horizon_seconds=self.horizons.get(primary), input_hash=digest, analysis=document,
         )
         self.store.save(stored)
-        with self._lock:
-            self._recent[request.symbol] = (self.clock.now(), stored)
+        if self.cache_ttl_seconds > 0 and not signal.extras.get("transient"):
+            self._remember(now, stored, _INPUT + digest, alias)
         if self.on_signal is not None:
             try:
                 self.on_signal(request.symbol, document)
@@ -226,17 +251,32 @@ class SignalService:
                 log.exception("signal listener failed")
         return AnalysisResult(signal_id, document, False, signal)
 
-    def _cached(self, symbol: str) -> StoredSignal | None:
-        now = self.clock.now()
+    def _stream_key(self, payload: Mapping[str, Any]) -> str | None:
+        if self.cache_ttl_seconds <= 0 or self.streamed_marker is None:
+            return None
+        symbol = normalize_symbol(payload["symbol"])
+        marker = self.streamed_marker(symbol)
+        strategies = payload.get("selected_strategies")
+        context = (payload.get("current_price"), tuple(strategies) if strategies else None, payload.get("risk_level"))
+        return _STREAM + repr((symbol, marker, context))
+
+    def _memory(self, key: str) -> AnalysisResult | None:
         with self._lock:
-            hit = self._recent.get(symbol)
-        if hit is not None and now - hit[0] <= self.cache_ttl_seconds:
-            return hit[1]
-        stored = self.store.latest(symbol, since_ms=int((now - self.cache_ttl_seconds) * 1000))
-        if stored is not None:
-            with self._lock:
-                self._recent[symbol] = (stored.created_at.timestamp(), stored)
-        return stored
+            hit = self._recent.get(key)
+        if hit is None or self.clock.now() - hit[0] > self.cache_ttl_seconds:
+            return None
+        return _recent(hit[1])
+
+    def _remember(self, at: float, stored: StoredSignal, *keys: str | None) -> None:
+        """Keep ``stored`` under ``keys``; the oldest entries go past ``MAX_REMEMBERED`` (distinct inputs
+        are attacker-controlled, so the cache is bounded in entries)."""
+        with self._lock:
+            for key in keys:
+                if key is not None:
+                    self._recent[key] = (at, stored)
+                    self._recent.move_to_end(key)
+            while len(self._recent) > MAX_REMEMBERED:
+                self._recent.popitem(last=False)
 
     # --- feedback, storage -------------------------------------------------------------------
     def feedback(
