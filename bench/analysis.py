@@ -19,7 +19,7 @@ from tradewind.analysts.rules import RulesAnalyst
 from tradewind.domain import Timeframe
 from tradewind.domain.bars import Bars, resample
 from tradewind.market.feeds.synthetic import SyntheticFeed
-from tradewind.trading.analysis_input import bars_from_rows
+from tradewind.signals.requests import bars_from_rows
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 

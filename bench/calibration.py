@@ -16,8 +16,8 @@ import numpy as np
 from tradewind.analysts.calibration import DEFAULT_CALIBRATION, fit_calibration
 from tradewind.analysts.rules import THRESHOLD
 from tradewind.domain import Timeframe
-from tradewind.trading.analysis_input import bars_from_rows
-from tradewind.trading.calibration_samples import score_samples
+from tradewind.signals.requests import bars_from_rows
+from tradewind.signals.calibration_samples import score_samples
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 

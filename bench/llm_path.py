@@ -31,7 +31,7 @@ from tradewind.domain.bars import resample  # noqa: E402
 from tradewind.storage.db import create_engine_for  # noqa: E402
 from tradewind.storage.decisions import SqlDecisionLog  # noqa: E402
 from tradewind.storage.migrate import upgrade_database  # noqa: E402
-from tradewind.trading.analysis_input import bars_from_rows  # noqa: E402
+from tradewind.signals.requests import bars_from_rows  # noqa: E402
 
 
 def requests(count: int) -> list[AnalysisRequest]:

@@ -33,7 +33,7 @@ from tradewind.analysts.base import AnalysisRequest  # noqa: E402
 from tradewind.analysts.llm import DEFAULT_MAX_TOKENS, DEFAULT_PROMPT_BUDGET, LLMAnalyst  # noqa: E402
 from tradewind.domain.bars import resample  # noqa: E402
 from tradewind.domain.timeframe import Timeframe  # noqa: E402
-from tradewind.trading.analysis_input import bars_from_rows  # noqa: E402
+from tradewind.signals.requests import bars_from_rows  # noqa: E402
 
 
 def request(shift: int) -> AnalysisRequest:

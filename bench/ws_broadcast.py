@@ -3,7 +3,7 @@
 The server (the real app, synthetic feed running) is another process pinned to core 0; the
 clients are ``websockets`` asyncio connections in this process, pinned to core 1. Each broadcast
 is triggered over HTTP: the server publishes a real analysis document through the hub exactly as
-the signal service does (``on_signal`` from a worker thread) and answers the ``time.time()`` it
+the signal service does (a ``SignalCreated`` on the bus from a worker thread) and answers the ``time.time()`` it
 published at; each client stamps ``time.time()`` when its ``recv()`` returns. Same machine, same
 clock, so latency = receive - publish. That includes the clients' own queueing on one core, so it
 is an upper bound on the server's share; the server's share alone is printed too (publish to the
@@ -55,7 +55,8 @@ def serve(port: int) -> None:
     from tradewind.api.app import create_app
     from tradewind.bootstrap import build_container
     from tradewind.settings import Settings
-    from tradewind.trading.signal_service import signal_document
+    from tradewind.domain.events import SignalCreated
+    from tradewind.domain.signal import signal_record
 
     raise_fd_limit()
     tmp = tempfile.mkdtemp()
@@ -73,20 +74,28 @@ def serve(port: int) -> None:
 
     Subscriber.mark_sent = stamped  # type: ignore[method-assign]
 
+    signals_made: list[Any] = []
+
+    def announce(signal_id: str, record: dict[str, Any]) -> None:
+        """As the signal service does: a ``SignalCreated`` on the bus, which the API bridges to /ws."""
+        container.bus.publish(SignalCreated.topic, SignalCreated(signal_id, signals_made[0], record, "api", True))
+
     def publish(seq: int) -> float:
         if not documents:  # one real analysis of the streamed symbol, reused for every broadcast
             signals = container.signals
             request = signals.request_from_payload(symbol="BTCUSDT", timeframe_data=None)
             signal = signals.analyst.analyze(request)
             primary = min(request.candles, key=lambda tf: tf.seconds)
-            documents.append({**signal_document(signal), "analyst": signal.analyst, "timeframe": primary.value})
+            signals_made.append(signal)
+            documents.append({**signal_record(signal), "symbol": "BTCUSDT", "analyst": signal.analyst,
+                              "timeframe": primary.value})
         published = time.time()
-        container.hub.publish_signal("BTCUSDT", {**documents[0], "signal_id": f"bench-{seq}"})
+        announce(f"bench-{seq}", documents[0])
         return published
 
     @app.post("/bench/broadcast", include_in_schema=False)
     async def broadcast(seq: int = 0) -> dict[str, float]:
-        return {"published_at": await asyncio.to_thread(publish, seq)}  # off the loop, like on_signal
+        return {"published_at": await asyncio.to_thread(publish, seq)}  # off the loop, like an analysis
 
     @app.get("/bench/last-write", include_in_schema=False)
     async def last() -> dict[str, float]:
@@ -98,8 +107,7 @@ def serve(port: int) -> None:
         seq = 0
         for count, per_second, size in phases:
             for _ in range(count):
-                document = {**documents[0], "reasoning": "x" * size, "signal_id": f"flood-{seq}"}
-                container.hub.publish_signal("BTCUSDT", document)
+                announce(f"flood-{seq}", {**documents[0], "reasoning": "x" * size})
                 seq += 1
                 await asyncio.sleep(1 / per_second)
 

@@ -10,8 +10,8 @@ import pytest
 
 from tradewind.analysts.calibration import DEFAULT_CALIBRATION, fit_calibration, isotonic
 from tradewind.domain import Timeframe
-from tradewind.trading.analysis_input import bars_from_rows
-from tradewind.trading.calibration_samples import score_samples
+from tradewind.signals.requests import bars_from_rows
+from tradewind.signals.calibration_samples import score_samples
 
 DATA = Path(__file__).parent / "data"
 

@@ -13,9 +13,9 @@ from tradewind.domain.errors import ValidationError
 from tradewind.domain.signal import MarketAnalysis, RiskAssessment, Signal
 from tradewind.domain.timeframe import Timeframe
 from tradewind.market.candle_file import read_candle_file
-from tradewind.trading.evaluation import evaluate
-from tradewind.trading.outcomes import DEFAULT_HORIZONS, resolve_outcome
-from tradewind.trading.performance import performance_report
+from tradewind.signals.evaluation import evaluate
+from tradewind.signals.outcomes import DEFAULT_HORIZONS, resolve_outcome
+from tradewind.signals.performance import performance_report
 
 DATA = Path(__file__).parent / "data"
 M5 = Timeframe.M5

@@ -245,7 +245,7 @@ def check_answer(status: int, data: bytes, *, where: str, expect_field: str | No
 
 
 def stored_counts(container: Container, signal_id: str) -> tuple[int, int]:
-    return container.signals.storage_stats()["total"], len(container.signals.store.feedback_for(signal_id))
+    return container.queries.storage_stats()["total"], len(container.signals.store.feedback_for(signal_id))
 
 
 def test_every_field_of_every_post_route_refuses_hostile_values(service: tuple[str, Container, str]) -> None:
@@ -414,9 +414,9 @@ def test_a_bad_stored_row_never_stops_the_scoring_of_the_others(service: tuple[s
     assert report["unscorable"] == 3  # the row without a timeframe has nothing to score and is left open
     assert report["resolved"] >= 2
     for scored in (signal_id, new_id):  # real candles follow both entries in the replayed file
-        assert container.signals.signal_detail(scored)["outcome"]["status"] in ("take_profit", "stop_loss", "horizon")
-    assert container.signals.signal_detail("sig_bad0")["outcome"]["status"] == "unscorable"
-    assert container.signals.resolve_open() == 0  # marked rows are not retried
+        assert container.queries.signal_detail(scored)["outcome"]["status"] in ("take_profit", "stop_loss", "horizon")
+    assert container.queries.signal_detail("sig_bad0")["outcome"]["status"] == "unscorable"
+    assert container.scorer.resolve_open() == 0  # marked rows are not retried
     assert fresh.request("GET", "/ai/performance")[0] == 200
     fresh.close()
 

@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tradewind"
 
 # Lower layers first; a module may import its own layer and the ones above it in this list.
-LAYERS = ["domain", "analysis", "analysts", "market", "trading", "assistants", "adapters", "top"]
+LAYERS = ["domain", "analysis", "analysts", "market", "signals", "trading", "assistants", "adapters", "top"]
 LAYER_OF = {"adapters": "adapters", "storage": "adapters"}
 FRAMEWORKS = {"fastapi", "starlette", "sqlalchemy", "alembic", "httpx", "openai", "uvicorn", "redis", "typer"}
 

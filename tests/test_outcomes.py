@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tradewind.domain.candle import Candle
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.timeframe import Timeframe
-from tradewind.trading.outcomes import (
+from tradewind.signals.outcomes import (
     DEFAULT_HORIZONS,
     Outcome,
     ScoredInput,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tradewind.domain.errors import ValidationError
-from tradewind.trading.outcomes import Outcome, ScoredInput
-from tradewind.trading.performance import performance_report, reliability
+from tradewind.signals.outcomes import Outcome, ScoredInput
+from tradewind.signals.performance import performance_report, reliability
 
 
 def record(

@@ -14,7 +14,7 @@ from tradewind.analysts.base import AnalysisRequest
 from tradewind.analysts.rules import MAX_POSITION, RulesAnalyst
 from tradewind.domain import Timeframe
 from tradewind.domain.bars import Bars, resample
-from tradewind.trading.analysis_input import bars_from_rows
+from tradewind.signals.requests import bars_from_rows
 
 DATA = Path(__file__).parent / "data"
 FIVE = bars_from_rows(json.loads((DATA / "ETH_BTC-5m.json").read_text()))

@@ -19,7 +19,7 @@ from tradewind.api.app import create_app
 from tradewind.bootstrap import Container, build_container
 from tradewind.domain import SimClock
 from tradewind.settings import Settings
-from tradewind.trading.scheduler import PeriodicAnalysis
+from tradewind.signals.periodic import PeriodicAnalysis
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tradewind.storage.signals import SqlSignalStore
-from tradewind.trading.outcomes import Outcome
-from tradewind.trading.signal_records import Feedback, StoredSignal
+from tradewind.signals.outcomes import Outcome
+from tradewind.signals.records import Feedback, StoredSignal
 
 T0 = datetime(2026, 11, 21, 6, 0, tzinfo=timezone.utc)
 

@@ -21,7 +21,7 @@ from support.server import serve
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tradewind.adapters.broadcast import BroadcastHub
+from tradewind.adapters.broadcast import SIGNALS, BroadcastHub
 from tradewind.api.app import create_app
 from tradewind.bootstrap import Container, build_container
 from tradewind.domain import Candle, CandleClosed, Timeframe
@@ -260,7 +260,7 @@ async def test_a_burst_of_requests_is_answered_not_cut_off(
         for i in range(BURST):
             await client.send(request_text)
             if i % 50 == 0:  # broadcasts go on during the burst (fewer than the queue holds: no test of speed)
-                hub.publish_signal("BTCUSDT", flood_document(i // 50, "burst"))
+                hub.publish(SIGNALS, "AISignalReceived", flood_document(i // 50, "burst"))
         published = list(range(BURST // 50))
         async with asyncio.timeout(10):
             while len(answers) < BURST or any(len(got) < len(published) for got in signals.values()):
@@ -383,7 +383,7 @@ class Flood:
     async def _publish(self) -> None:
         while True:
             for _ in range(10):
-                self.hub.publish_signal("BTCUSDT", flood_document(self.published, reasoning=8000))
+                self.hub.publish(SIGNALS, "AISignalReceived", flood_document(self.published, reasoning=8000))
                 self.published += 1
             await asyncio.sleep(0.01)
 
@@ -489,7 +489,7 @@ async def test_a_message_over_the_size_limit_closes_only_its_sender(running: tup
         with pytest.raises(ConnectionClosed) as closed:
             await receive(big)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # uvicorn: message too big
-        container.hub.publish_signal("BTCUSDT", flood_document(0, "after-big"))
+        container.hub.publish(SIGNALS, "AISignalReceived", flood_document(0, "after-big"))
         message = await receive(other)
         assert (message["type"], message["data"]["signal_id"]) == ("AISignalReceived", "after-big-0")
         await next_is_pong(other)

@@ -22,7 +22,6 @@ from tradewind.analysts.rules import RulesAnalyst
 from tradewind.analysts.spend import SpendLimit
 from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.errors import ValidationError
-from tradewind.domain.events import CandleClosed
 from tradewind.domain.ports import CandleFeed
 from tradewind.market.recorder import CandleRecorder
 from tradewind.market.runtime import StreamerRuntime, cancel_tasks
@@ -34,9 +33,11 @@ from tradewind.storage.db import create_engine_for
 from tradewind.storage.decisions import SqlDecisionLog
 from tradewind.storage.migrate import upgrade_database
 from tradewind.storage.signals import SqlSignalStore
-from tradewind.trading.outcomes import DEFAULT_HORIZONS
-from tradewind.trading.scheduler import PeriodicAnalysis
-from tradewind.trading.signal_service import SignalService
+from tradewind.signals.outcomes import DEFAULT_HORIZONS
+from tradewind.signals.periodic import PeriodicAnalysis
+from tradewind.signals.queries import SignalQueries
+from tradewind.signals.scoring import OutcomeScorer
+from tradewind.signals.service import SignalService
 
 __all__ = ["Container", "build_container", "build_feed", "build_llm_analyst"]
 
@@ -57,6 +58,8 @@ class Container:
     recorder: CandleRecorder
     streamer_service: StreamerService
     signals: SignalService
+    queries: SignalQueries
+    scorer: OutcomeScorer
     decisions: SqlDecisionLog  # the AI decision log
     hub: BroadcastHub  # WebSocket fan-out (/ws)
     scheduler: PeriodicAnalysis | None  # the periodic analysis; None when it is off
@@ -82,7 +85,7 @@ class Container:
         while True:
             await asyncio.sleep(self.outcome_interval)
             try:
-                await asyncio.to_thread(self.signals.resolve_open)
+                await asyncio.to_thread(self.scorer.resolve_open)
             except Exception:
                 log.exception("outcome scoring failed")
 
@@ -163,11 +166,10 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     hub = BroadcastHub(
         queue_size=settings.ws_queue_size, send_timeout=settings.ws_send_timeout_seconds, clock=clock
     )
-    bus.subscribe(CandleClosed.topic, hub.on_candle_closed)
+    signal_store = SqlSignalStore(engine)
     signals = SignalService(
         analyst=analyst,
-        store=SqlSignalStore(engine),
-        candles=store,
+        store=signal_store,
         clock=clock,
         cache_ttl_seconds=settings.analysis_cache_seconds,
         horizons={**DEFAULT_HORIZONS, **settings.outcome_horizons},
@@ -176,8 +178,10 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         streamed_marker=lambda symbol: streamer_service.closed_marker(symbol, settings.analysis_timeframes),
         max_candles=settings.analysis_max_candles,
         max_price_deviation=settings.analysis_max_price_deviation,
-        on_signal=hub.publish_signal,
+        bus=bus,
     )
+    queries = SignalQueries(store=signal_store, service=signals, clock=clock)
+    scorer = OutcomeScorer(store=signal_store, candles=store)
     scheduler = None
     if settings.analysis_interval_minutes > 0:
         scheduler = PeriodicAnalysis(
@@ -189,8 +193,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
             clock=clock,
         )
     return Container(
-        settings, engine, store, bus, streamer, feed, runtime, recorder, streamer_service, signals, decisions, hub,
-        scheduler, llm_client, clock,
+        settings, engine, store, bus, streamer, feed, runtime, recorder, streamer_service, signals, queries, scorer,
+        decisions, hub, scheduler, llm_client, clock,
     )
 
 

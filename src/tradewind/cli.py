@@ -238,8 +238,8 @@ def evaluate(
     from tradewind.domain import normalize_symbol, parse_timeframe
     from tradewind.domain.bars import bars_from_candles
     from tradewind.market.candle_file import read_candle_file
-    from tradewind.trading.evaluation import evaluate as run_evaluation
-    from tradewind.trading.evaluation import replay_requests
+    from tradewind.signals.evaluation import evaluate as run_evaluation
+    from tradewind.signals.evaluation import replay_requests
 
     try:
         tf = parse_timeframe(timeframe, field="--timeframe")

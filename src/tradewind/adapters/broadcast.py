@@ -47,7 +47,6 @@ import orjson
 
 from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.errors import ValidationError
-from tradewind.domain.events import CandleClosed
 from tradewind.domain.excerpt import excerpt
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe, parse_timeframe
@@ -61,7 +60,6 @@ __all__ = [
     "candles_channel",
     "parse_channel",
     "parse_channels",
-    "signal_message_data",
     "trading_channel",
 ]
 
@@ -143,21 +141,6 @@ def parse_channels(
         parse_channel(item, field=f"{field}[{i}]", symbols=symbols, timeframes=timeframes)
         for i, item in enumerate(value)
     ]
-
-
-def signal_message_data(symbol: str, document: Mapping[str, Any]) -> dict[str, Any]:
-    """The seed's ``AISignalReceived`` data from a stored signal document (plus its ``signal_id``)."""
-    return {
-        "symbol": symbol,
-        "signal": str(document.get("signal", "")).lower(),
-        "confidence": document.get("confidence"),
-        "timestamp": document.get("timestamp"),
-        "model_type": document.get("analyst"),
-        "timeframe": document.get("timeframe"),
-        "reasoning": document.get("reasoning"),
-        "strategy_scores": document.get("strategy_scores", {}),
-        "signal_id": document.get("signal_id"),
-    }
 
 
 class _Outgoing(NamedTuple):
@@ -350,16 +333,6 @@ class BroadcastHub:
             loop.call_soon_threadsafe(self._fanout, channel, payload)
         except RuntimeError:  # the loop is closed: no client is left to tell
             pass
-
-    def publish_signal(self, symbol: str, document: Mapping[str, Any]) -> None:
-        """The signal service's ``on_signal``: a new signal as the seed's ``AISignalReceived``."""
-        self.publish(SIGNALS, "AISignalReceived", signal_message_data(symbol, document))
-
-    def on_candle_closed(self, event: object) -> None:
-        """Bus subscriber: a closed candle to ``candles:{SYMBOL}:{tf}``."""
-        if isinstance(event, CandleClosed):
-            data = {"symbol": event.symbol, "timeframe": event.timeframe.value, "candle": event.candle.to_dict()}
-            self.publish(candles_channel(event.symbol, event.timeframe), "CandleClosed", data)
 
     def _fanout(self, channel: str, payload: str) -> None:
         members = self._channels.get(channel)

@@ -14,19 +14,24 @@ from fastapi.responses import Response
 
 from tradewind import __version__
 from tradewind.api.ai_schemas import (
+    ANALYZE_FIELDS,
+    CONDITION_FIELDS,
+    RECOMMENDATION_FIELDS,
     AnalyzeBody,
     FeedbackBody,
     MarketConditionBody,
     StrategyRecommendationsBody,
+    seed_fields,
 )
 from tradewind.api.deps import ContainerDep
 from tradewind.api.body import read_json
 from tradewind.api.request_route import RequestRoute, request_body
 from tradewind.api.service_info import periodic_analysis
+from tradewind.api.signal_documents import signal_document
 from tradewind.bootstrap import Container
 from tradewind.domain.errors import Forbidden
 from tradewind.domain.signal import STRATEGIES
-from tradewind.trading.signal_service import AnalysisResult
+from tradewind.signals.service import AnalysisResult
 
 __all__ = ["router"]
 
@@ -86,12 +91,14 @@ async def analyze(request: Request) -> Response:
     if body.timeframe_data is None:
         recent = signals.recent_result(**payload)
         if recent is not None:
-            return _json(recent.document)
+            return _json(signal_document(recent.record, cached=True))
 
     def run() -> AnalysisResult:
-        return signals.analyze_payload(timeframe_data=_rows(body), **payload)
+        with seed_fields(ANALYZE_FIELDS):
+            return signals.analyze_payload(timeframe_data=_rows(body), **payload)
 
-    return _json((await asyncio.to_thread(run)).document)
+    result = await asyncio.to_thread(run)
+    return _json(signal_document(result.record, cached=result.cached))
 
 
 router.add_api_route(
@@ -137,10 +144,11 @@ async def strategy_recommendations(request: Request) -> Response:
     body = await read_json(request, StrategyRecommendationsBody)
 
     def run() -> list[dict[str, Any]]:
-        return container.signals.strategy_recommendations(
-            symbol=body.symbol, timeframe_data=_rows(body), current_price=body.current_price,
-            timestamp_ms=body.timestamp, available_strategies=body.available_strategies,
-        )
+        with seed_fields(RECOMMENDATION_FIELDS):
+            return container.signals.strategy_recommendations(
+                symbol=body.symbol, timeframe_data=_rows(body), current_price=body.current_price,
+                timestamp_ms=body.timestamp, available_strategies=body.available_strategies,
+            )
 
     return _json(await asyncio.to_thread(run))
 
@@ -151,10 +159,11 @@ async def market_condition(request: Request) -> Response:
     body = await read_json(request, MarketConditionBody)
 
     def run() -> dict[str, Any]:
-        return container.signals.market_condition(
-            symbol=body.symbol, timeframe_data=_rows(body), current_price=body.current_price,
-            timestamp_ms=body.timestamp,
-        )
+        with seed_fields(CONDITION_FIELDS):
+            return container.signals.market_condition(
+                symbol=body.symbol, timeframe_data=_rows(body), current_price=body.current_price,
+                timestamp_ms=body.timestamp,
+            )
 
     return _json(await asyncio.to_thread(run))
 
@@ -163,7 +172,7 @@ async def feedback(request: Request) -> Response:
     """Feedback on a stored signal, kept beside its measured outcome."""
     container: Container = request.app.state.container
     body = await read_json(request, FeedbackBody)
-    item = await asyncio.to_thread(container.signals.feedback, **body.model_dump())
+    item = await asyncio.to_thread(container.queries.feedback, **body.model_dump())
     return _json({"message": "Feedback received successfully", "signal_id": item.signal_id, "timestamp": _now_iso()})
 
 
@@ -179,18 +188,18 @@ for _path, _endpoint, _model, _summary in (
 
 @router.get("/signals/{signal_id}", summary="A stored signal with its measured outcome and feedback")
 async def signal(signal_id: str, container: ContainerDep) -> dict[str, Any]:
-    return await asyncio.to_thread(container.signals.signal_detail, signal_id)
+    return signal_document(await asyncio.to_thread(container.queries.signal_detail, signal_id))
 
 
 @router.get("/performance", summary="Accuracy and calibration, measured from resolved outcomes only")
 async def performance(container: ContainerDep) -> dict[str, Any]:
-    report = await asyncio.to_thread(container.signals.performance)
+    report = await asyncio.to_thread(container.scorer.performance)
     return {**report, "model_uptime": None, "last_updated": _now_iso()}
 
 
 @router.get("/storage/stats", summary="Stored analyses per symbol")
 async def storage_stats(container: ContainerDep) -> dict[str, Any]:
-    stats = await asyncio.to_thread(container.signals.storage_stats)
+    stats = await asyncio.to_thread(container.queries.storage_stats)
     return {
         "total_analyses": stats["total"],
         "symbols_analyzed": len(stats["symbols"]),
@@ -205,5 +214,5 @@ async def storage_stats(container: ContainerDep) -> dict[str, Any]:
 
 @router.post("/storage/clear", summary="Delete every stored analysis (irreversible; admin)")
 async def storage_clear(container: ContainerDep, _: AdminDep) -> dict[str, Any]:
-    cleared = await asyncio.to_thread(container.signals.clear_storage)
+    cleared = await asyncio.to_thread(container.queries.clear_storage)
     return {"message": "Storage cleared successfully", "cleared_analyses": cleared, "timestamp": _now_iso()}

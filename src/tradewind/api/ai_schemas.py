@@ -9,23 +9,31 @@ the same ones.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from tradewind.domain.epoch import MAX_EPOCH_MS
+from tradewind.domain.errors import ValidationError
 from tradewind.domain.signal import STRATEGIES
 from tradewind.domain.symbol import MAX_SYMBOL_INPUT
 from tradewind.domain.timeframe import MAX_TIMEFRAME_INPUT
 
 __all__ = [
+    "ANALYZE_FIELDS",
+    "CONDITION_FIELDS",
+    "RECOMMENDATION_FIELDS",
     "AnalyzeBody",
     "CandleBody",
     "FeedbackBody",
     "MarketConditionBody",
     "StrategyContextBody",
     "StrategyRecommendationsBody",
+    "seed_fields",
 ]
 
 
@@ -100,3 +108,31 @@ class FeedbackBody(BaseModel):
     confidence_was_accurate: bool | None = None
     feedback_notes: str | None = Field(None, max_length=4000)
     timestamp: EpochMs | None = None
+
+
+ANALYZE_FIELDS = {"candles": "timeframe_data", "strategies": "strategy_context.selected_strategies",
+                  "risk_level": "strategy_context.risk_level"}
+RECOMMENDATION_FIELDS = {"candles": "timeframe_data", "strategies": "available_strategies"}
+CONDITION_FIELDS = {"candles": "timeframe_data"}
+"""The seed's names for the fields the signal service checks, per route."""
+
+_HEAD = re.compile(r"[^.\[]+")
+
+
+@contextmanager
+def seed_fields(names: Mapping[str, str]) -> Iterator[None]:
+    """Errors raised inside name their field (and start their message) as the seed's body does."""
+    try:
+        yield
+    except ValidationError as exc:
+        field = exc.field
+        head = _HEAD.match(field) if field else None
+        if field is not None and head is not None and head.group() in names:
+            renamed = names[head.group()] + field[head.end():]
+            message = str(exc)
+            if message.startswith(field):
+                exc.args = (renamed + message[len(field):],)
+            elif message.startswith(head.group()):
+                exc.args = (names[head.group()] + message[head.end():],)
+            exc.field = renamed
+        raise

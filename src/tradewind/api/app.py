@@ -25,11 +25,13 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        unbridge = ws.bridge(container.bus, container.hub)
         await container.start()
         try:
             yield
         finally:
             await container.stop()
+            unbridge()
 
     app = FastAPI(
         title="tradewind",

@@ -20,7 +20,7 @@ from tradewind import __version__
 from tradewind.api.deps import ContainerDep
 from tradewind.bootstrap import Container
 from tradewind.storage.db import check_connection
-from tradewind.trading.scheduler import disabled_status
+from tradewind.signals.periodic import disabled_status
 
 __all__ = ["periodic_analysis", "router"]
 

@@ -18,20 +18,49 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from tradewind.adapters.broadcast import SLOW_CLIENT_CODE, BroadcastHub, Subscriber, parse_channels
+from tradewind.adapters.broadcast import SIGNALS, SLOW_CLIENT_CODE, BroadcastHub, Subscriber, candles_channel, parse_channels
+from tradewind.api.signal_documents import signal_message
 from tradewind.bootstrap import Container
 from tradewind.domain.errors import ValidationError
+from tradewind.domain.events import CandleClosed, SignalCreated
 from tradewind.domain.excerpt import excerpt
+from tradewind.domain.ports import EventBus
 
-__all__ = ["router"]
+__all__ = ["bridge", "router"]
 
 router = APIRouter(tags=["websocket"])
 
 CONNECTED = "Connected to AI Trading Service"
+
+
+def bridge(bus: EventBus, hub: BroadcastHub) -> Callable[[], None]:
+    """Put the bus's events on the hub's channels in the seeds' shapes; returns the unsubscribe.
+
+    New signals go to ``signals`` as ``AISignalReceived``, closed candles to ``candles:{SYMBOL}:{tf}``
+    as ``CandleClosed``. Only the API does this: a backtest's kernel has no one to tell.
+    """
+
+    def on_signal(event: object) -> None:
+        if isinstance(event, SignalCreated):
+            hub.publish(SIGNALS, "AISignalReceived", signal_message(event))
+
+    def on_candle(event: object) -> None:
+        if isinstance(event, CandleClosed):
+            data = {"symbol": event.symbol, "timeframe": event.timeframe.value, "candle": event.candle.to_dict()}
+            hub.publish(candles_channel(event.symbol, event.timeframe), "CandleClosed", data)
+
+    undo = [bus.subscribe(SignalCreated.topic, on_signal), bus.subscribe(CandleClosed.topic, on_candle)]
+
+    def unsubscribe() -> None:
+        for step in undo:
+            step()
+
+    return unsubscribe
 
 
 @router.websocket("/ws")

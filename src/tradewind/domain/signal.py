@@ -7,7 +7,7 @@ performance report consume it. Field names follow the seed so that the API maps 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "Direction",
@@ -15,6 +15,7 @@ __all__ = [
     "RiskAssessment",
     "STRATEGIES",
     "Signal",
+    "signal_record",
 ]
 
 Direction = Literal["Long", "Short", "Neutral"]
@@ -59,3 +60,35 @@ class Signal:
     timeframe: str | None = None  # the timeframe the levels and horizon refer to
     entry_price: float | None = None
     extras: dict[str, object] = field(default_factory=dict)  # indicators and structure cited
+
+
+def signal_record(signal: Signal) -> dict[str, Any]:
+    """The signal as plain JSON-ready data, every value as the analyst gave it: how it is stored.
+
+    The keys are the seed's response keys, so a stored record reads like the seed's document; how
+    it is shown (rounding, the ``[RECENT]`` prefix) is the API's business.
+    """
+    market, risk = signal.market_analysis, signal.risk_assessment
+    return {
+        "signal": signal.signal,
+        "confidence": signal.confidence,
+        "reasoning": signal.reasoning,
+        "strategy_scores": dict(signal.strategy_scores),
+        "market_analysis": {
+            "trend_direction": market.trend_direction,
+            "trend_strength": market.trend_strength,
+            "support_levels": list(market.support_levels),
+            "resistance_levels": list(market.resistance_levels),
+            "volatility_level": market.volatility_level,
+            "volume_analysis": market.volume_analysis,
+        },
+        "risk_assessment": {
+            "overall_risk": risk.overall_risk,
+            "technical_risk": risk.technical_risk,
+            "market_risk": risk.market_risk,
+            "recommended_position_size": risk.recommended_position_size,
+            "stop_loss_suggestion": risk.stop_loss_suggestion,
+            "take_profit_suggestion": risk.take_profit_suggestion,
+        },
+        "timestamp": signal.timestamp,
+    }

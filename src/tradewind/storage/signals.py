@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select
 
 from tradewind.storage.tables import AnalysisRow, FeedbackRow, OutcomeRow
-from tradewind.trading.outcomes import Outcome
-from tradewind.trading.signal_records import Feedback, StoredSignal
+from tradewind.signals.outcomes import Outcome
+from tradewind.signals.records import Feedback, StoredSignal
 
 __all__ = ["SqlSignalStore"]
 

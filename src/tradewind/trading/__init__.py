@@ -1,1 +1,1 @@
-"""Trading: outcome scoring of signals, performance statistics (and later: engine, risk, brokers)."""
+"""Trading: the engine that turns signals and candles into orders, under risk, on a broker."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from tradewind.domain.timeframe import Timeframe
-from tradewind.trading.outcomes import Outcome, ScoredInput
+from tradewind.signals.outcomes import Outcome, ScoredInput
 
 __all__ = ["Feedback", "SignalStore", "StoredSignal"]
 

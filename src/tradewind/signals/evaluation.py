@@ -23,13 +23,13 @@ from tradewind.analysts.base import AnalysisRequest, Analyst
 from tradewind.domain.bars import Bars, resample
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.timeframe import Timeframe
-from tradewind.trading.outcomes import (
+from tradewind.signals.outcomes import (
     DEFAULT_HORIZONS,
     Outcome,
     ScoredInput,
     resolve_bars,
 )
-from tradewind.trading.performance import performance_report
+from tradewind.signals.performance import performance_report
 
 __all__ = ["evaluate", "replay_requests"]
 

@@ -1,5 +1,8 @@
 """Turning a caller's candles and context into an ``AnalysisRequest``, or a 4xx naming the field.
 
+Fields are named by what they are (``candles.1h[7].high``, ``strategies``, ``risk_level``); each
+door names them as its callers know them (the API: the seed's ``timeframe_data.1h[7].high``).
+
 The rules: known timeframe keys, at least one and at most ``max_candles`` candles per timeframe,
 every candle finite and consistent (``domain.bars.check_bars``), timestamps strictly increasing,
 a ``current_price`` within ``max_price_deviation`` of the last close, known strategy names and
@@ -74,10 +77,10 @@ def build_request(
     canonical = normalize_symbol(symbol)
     check_epoch_ms(timestamp_ms, field="timestamp")
     if not timeframe_data:
-        raise ValidationError("timeframe_data must hold at least one timeframe", field="timeframe_data")
+        raise ValidationError("candles must hold at least one timeframe", field="candles")
     candles: dict[Timeframe, Bars] = {}
     for key, rows in timeframe_data.items():
-        field = f"timeframe_data.{key}"
+        field = f"candles.{key}"
         timeframe = parse_timeframe(key, field=field)
         if timeframe in candles:
             raise ValidationError(f"timeframe {timeframe.value} is given twice", field=field)
@@ -99,9 +102,9 @@ def build_request(
                 f" (allowed {max_price_deviation:.0%})",
                 field="current_price",
             )
-    strategies = check_strategies(selected_strategies, field="strategy_context.selected_strategies")
+    strategies = check_strategies(selected_strategies, field="strategies")
     if risk_level is not None and risk_level not in RISK_LEVELS:
-        raise ValidationError(f"risk_level must be one of {', '.join(RISK_LEVELS)}", field="strategy_context.risk_level")
+        raise ValidationError(f"risk_level must be one of {', '.join(RISK_LEVELS)}", field="risk_level")
     return AnalysisRequest(
         symbol=canonical,
         candles=candles,

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tradewind.domain.errors import ValidationError
-from tradewind.trading.outcomes import Outcome, ScoredInput
+from tradewind.signals.outcomes import Outcome, ScoredInput
 
 __all__ = ["CLASSES", "performance_report", "reliability"]
 

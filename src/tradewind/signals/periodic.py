@@ -2,7 +2,7 @@
 
 Each run analyses the symbols one after another in a worker thread, from the streamer's closed
 candles, bypassing the signal service's cache (a periodic run exists to refresh the signal); the
-service stores each signal and announces it (``on_signal`` → WebSocket). A failing symbol is
+service stores each signal and announces it (``SignalCreated`` on the bus). A failing symbol is
 logged and counted and the next one goes on. The first run starts once the streamer is running;
 runs start ``interval`` apart (a run longer than that is followed at once by the next).
 
@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tradewind.domain.clock import Clock, SystemClock
-from tradewind.trading.signal_service import SignalService
+from tradewind.signals.service import SignalService
 
 __all__ = ["PeriodicAnalysis", "disabled_status"]
 
