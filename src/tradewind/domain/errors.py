@@ -13,6 +13,7 @@
     │   ├── StreamerNotRunning
     │   └── StorageUnavailable     the database cannot be reached, opened or written
     ├── FeedError                  a market-data feed failed (network, protocol, bad payload)
+    ├── OrderRejected              a broker refused an order; ``reason`` says why (recorded, not raised to users)
     └── LLMError                   a language-model call failed; ``kind`` says how
         └── LLMRateLimited         every configured key is rate limited (``retry_at``: when one frees)
 """
@@ -28,6 +29,7 @@ __all__ = [
     "LLMError",
     "LLMRateLimited",
     "NotFound",
+    "OrderRejected",
     "StorageUnavailable",
     "StreamerNotInitialized",
     "StreamerNotRunning",
@@ -111,6 +113,14 @@ class StorageUnavailable(Unavailable):
 
 class FeedError(TradewindError):
     code = "FEED_ERROR"
+
+
+class OrderRejected(TradewindError):
+    code = "ORDER_REJECTED"
+
+    def __init__(self, message: str, *, reason: str = "rejected") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class LLMError(TradewindError):

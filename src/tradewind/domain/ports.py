@@ -5,15 +5,16 @@ Each is a small Protocol; adapters implement them and ``bootstrap.py`` wires one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
 
 from tradewind.domain.candle import Candle
+from tradewind.domain.orders import Account, Fill, Order
 from tradewind.domain.timeframe import Timeframe
 
-__all__ = ["CandleFeed", "CandleSink", "CandleStore", "EventBus"]
+__all__ = ["Broker", "CandleFeed", "CandleSink", "CandleStore", "EventBus"]
 
 
 class CandleSink(Protocol):
@@ -71,3 +72,35 @@ class EventBus(Protocol):
     def subscribe(self, topic: str, handler: Callable[[object], None]) -> Callable[[], None]:
         """Call ``handler`` for every event on ``topic``; returns an unsubscribe function."""
         ...
+
+
+class Broker(Protocol):
+    """Where orders go: the paper broker (simulated fills), Alpaca's paper account, ...
+
+    ``protective_orders`` is a capability: True when the broker holds ``stop`` and ``limit`` orders
+    itself and fills them from the market (the paper broker does, from each candle's range); when
+    False the engine watches the levels on every closed candle and sends a market order instead.
+    ``submit`` raises ``OrderRejected`` with the broker's reason; a second submission of the same
+    ``client_order_id`` is ignored, so a retry never doubles an order.
+    """
+
+    name: str
+    protective_orders: bool
+
+    def submit(self, order: Order) -> None: ...
+
+    def cancel(self, client_order_id: str) -> None: ...
+
+    def on_candle(self, symbol: str, candle: Candle) -> list[Fill]:
+        """The fills up to the close of ``candle`` (a closed base candle of ``symbol``): the paper
+        broker fills pending market orders at its open and stops and limits from its range; a venue
+        reports the fills it made since the last call."""
+        ...
+
+    def account(self, prices: Mapping[str, float]) -> Account: ...
+
+    def positions(self) -> dict[str, float]:
+        """The broker's own view, symbol -> signed quantity (short negative), to reconcile with."""
+        ...
+
+    def open_orders(self) -> list[Order]: ...
