@@ -27,8 +27,9 @@ START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 class FakeSignals:
     """The two calls the scheduler makes; ``BAD`` fails like a symbol the streamer lacks."""
 
-    def __init__(self) -> None:
-        self.analysed: list[tuple[str, bool]] = []
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self.analysed: list[tuple[str, bool, str, float]] = []
 
     def request_from_payload(self, *, symbol: str, timeframe_data: object) -> str:
         assert timeframe_data is None  # the streamer's candles
@@ -36,58 +37,60 @@ class FakeSignals:
             raise LookupError("symbol 'BAD' is not streamed")
         return symbol
 
-    def analyze(self, request: str, *, use_cache: bool = True) -> None:
-        self.analysed.append((request, use_cache))
+    def analyze(self, request: str, *, use_cache: bool = True, origin: str = "api", streamed: bool = False) -> None:
+        time.sleep(0.01)  # real work in the worker thread: simulated time must wait for it
+        self.analysed.append((request, use_cache, origin, self.clock.now()))
 
 
 def scheduler(signals: FakeSignals, clock: SimClock, *, ready: Callable[[], bool] = lambda: True,
               **kwargs: Any) -> PeriodicAnalysis:
     return PeriodicAnalysis(
-        signals, symbols=lambda: ["BTCUSDT", "BAD", "ETHUSDT"], interval_seconds=0.2, clock=clock,  # type: ignore[arg-type]
-        ready=ready, ready_poll_seconds=0.01, **kwargs,
+        signals, symbols=lambda: ["BTCUSDT", "BAD", "ETHUSDT"], interval_seconds=300, clock=clock,  # type: ignore[arg-type]
+        ready=ready, ready_poll_seconds=1, **kwargs,
     )
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-
-async def test_each_run_analyses_every_symbol_fresh_and_survives_a_failure() -> None:
-    signals, clock = FakeSignals(), SimClock(START)
+async def test_runs_follow_the_clock_analyse_every_symbol_fresh_and_survive_a_failure() -> None:
+    clock = SimClock(START)
+    signals = FakeSignals(clock)
     periodic = scheduler(signals, clock)
     assert (periodic.status()["last_run"], periodic.status()["next_run"]) == (None, None)
     task = asyncio.create_task(periodic.run())
     try:
-        await wait_until(lambda: periodic.runs >= 2)
+        await clock.advance_to(START + 1)  # the first run, as soon as the streamer is ready
+        await clock.advance_to(START + 299)
+        assert periodic.runs == 1
+        await clock.advance_to(START + 900)  # three more intervals
     finally:
         task.cancel()
-    assert signals.analysed[:4] == [("BTCUSDT", False), ("ETHUSDT", False)] * 2  # cache bypassed
+    assert periodic.runs == 4
+    starts = sorted({at for _, _, _, at in signals.analysed})
+    assert starts == [START, START + 300, START + 600, START + 900]  # every 300 s of simulated time, exactly
+    assert [(symbol, fresh, origin) for symbol, fresh, origin, _ in signals.analysed[:2]] == [
+        ("BTCUSDT", False, "periodic"), ("ETHUSDT", False, "periodic")]  # cache bypassed
     status = periodic.status()
-    assert status["errors"] >= 2 and status["analyses"] >= 4
+    assert status["errors"] == 4 and status["analyses"] == 8
     assert status["last_error"] == "BAD: LookupError: symbol 'BAD' is not streamed"
-    # "now" is the injected clock's, which did not move
-    assert status["last_run"] == datetime.fromtimestamp(START, timezone.utc).isoformat()
-    assert datetime.fromisoformat(status["next_run"]).timestamp() == pytest.approx(START + 0.2, abs=0.2)
-    assert (status["enabled"], status["interval_minutes"]) == (True, round(0.2 / 60, 6))
+    assert status["last_run"] == datetime.fromtimestamp(START + 900, timezone.utc).isoformat()
+    assert datetime.fromisoformat(status["next_run"]).timestamp() == START + 1200
+    assert (status["enabled"], status["interval_minutes"]) == (True, 5.0)
 
 
 async def test_the_first_run_waits_for_the_streamer_and_symbols_are_spaced() -> None:
-    signals, clock = FakeSignals(), SimClock(START)
+    clock = SimClock(START)
+    signals = FakeSignals(clock)
     ready = False
-    periodic = scheduler(signals, clock, ready=lambda: ready, symbol_delay_seconds=0.05)
+    periodic = scheduler(signals, clock, ready=lambda: ready, symbol_delay_seconds=10)
     task = asyncio.create_task(periodic.run())
     try:
-        await asyncio.sleep(0.15)
+        await clock.advance_to(START + 60)
         assert signals.analysed == [] and periodic.next_run is None
         ready = True
-        started = time.monotonic()
-        await wait_until(lambda: periodic.runs >= 1)
+        await clock.advance_to(START + 120)
     finally:
         task.cancel()
-    assert time.monotonic() - started >= 0.1  # two pauses: before BAD and before ETHUSDT
-    assert [symbol for symbol, _ in signals.analysed] == ["BTCUSDT", "ETHUSDT"]
+    # the run starts at the next readiness poll; two pauses of 10 s: before BAD and before ETHUSDT
+    assert [(symbol, at - START) for symbol, _, _, at in signals.analysed] == [("BTCUSDT", 61), ("ETHUSDT", 81)]
 
 
 def test_an_interval_of_zero_means_no_scheduler(tmp_path: Path) -> None:

@@ -124,14 +124,13 @@ def build_feed(settings: Settings, clock: Clock) -> CandleFeed:
     )
 
 
-def _close_grace(settings: Settings) -> float | None:
-    """Candles close by the clock only where the feed's time is the wall clock's."""
-    if settings.feed == "replay":
+def _close_grace(settings: Settings, feed: CandleFeed) -> float | None:
+    """Candles close by the clock only where the feed's time is the wall clock's, after the grace
+    and, for a polling feed, two polls (the last one may bring the candle's final trades)."""
+    caps = feed.capabilities
+    if not caps.wall_clock:
         return None
-    if settings.feed == "synthetic":
-        return settings.close_grace_seconds
-    poll = settings.ccxt_poll_seconds if settings.feed == "ccxt" else settings.alpaca_poll_seconds
-    return settings.close_grace_seconds + 2 * poll
+    return settings.close_grace_seconds + 2 * (caps.poll_seconds or 0.0)
 
 
 def build_container(settings: Settings, *, clock: Clock | None = None, feed: CandleFeed | None = None) -> Container:
@@ -155,7 +154,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         recorder=recorder,
         clock=clock,
         history_seconds=settings.history_hours * 3600,
-        close_grace=_close_grace(settings),
+        close_grace=_close_grace(settings, feed),
     )
     streamer_service = StreamerService(streamer, runtime)
     decisions = SqlDecisionLog(engine)
@@ -174,7 +173,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         cache_ttl_seconds=settings.analysis_cache_seconds,
         horizons={**DEFAULT_HORIZONS, **settings.outcome_horizons},
         market_view=rules,
-        streamed_candles=lambda symbol: streamer_service.closed_bars(symbol, settings.analysis_timeframes),
+        streamed_candles=lambda symbol, tfs: streamer_service.closed_bars(symbol, list(tfs or settings.analysis_timeframes)),
         streamed_marker=lambda symbol: streamer_service.closed_marker(symbol, settings.analysis_timeframes),
         max_candles=settings.analysis_max_candles,
         max_price_deviation=settings.analysis_max_price_deviation,

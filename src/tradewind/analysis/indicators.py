@@ -38,6 +38,7 @@ __all__ = [
     "IndicatorStream",
     "compute_indicators",
     "latest_indicators",
+    "rsi",
 ]
 
 _BAR = ("open", "high", "low", "close", "volume")
@@ -130,6 +131,11 @@ class IndicatorSnapshot:
 
     def __getitem__(self, name: str) -> float | None:
         return self.values[name]
+
+
+def rsi(close: np.ndarray, period: int) -> np.ndarray:
+    """TA-Lib's RSI of any ``period`` (Wilder's smoothing), NaN during its warm-up."""
+    return talib.RSI(np.ascontiguousarray(close, dtype=np.float64), timeperiod=int(period))  # type: ignore[no-any-return]
 
 
 def compute_indicators(bars: Bars) -> dict[str, np.ndarray]:

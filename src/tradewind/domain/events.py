@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from tradewind.domain.candle import Candle
+from tradewind.domain.orders import Fill, Position, Trade
 from tradewind.domain.signal import Signal
 from tradewind.domain.timeframe import Timeframe
 
-__all__ = ["CandleClosed", "SignalCreated"]
+__all__ = ["CandleClosed", "DrawdownAlert", "OrderFilled", "PositionChanged", "ReflectionCreated", "RiskDenied",
+           "SignalCreated", "StatisticsUpdated", "TradeClosed", "TradingEvent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +45,82 @@ class SignalCreated:
     streamed: bool
 
     topic = "signal.created"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilled:
+    """A fill of one of the engine's orders (an entry, an exit, a stop or a target)."""
+
+    fill: Fill
+    equity: float  # the account's equity after it
+
+    topic = "trading.order_filled"
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChanged:
+    """``symbol``'s position after a fill (None: flat), with its mark-to-market P&L."""
+
+    symbol: str
+    position: Position | None
+    unrealized_pnl: float
+    realized_pnl: float
+
+    topic = "trading.position"
+
+
+@dataclass(frozen=True, slots=True)
+class TradeClosed:
+    trade: Trade
+
+    topic = "trading.trade_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskDenied:
+    """An order risk refused; ``reason`` is one of the risk rules' names, ``detail`` the numbers."""
+
+    symbol: str
+    reason: str
+    detail: str
+    time: float
+
+    topic = "trading.risk_denied"
+
+
+@dataclass(frozen=True, slots=True)
+class DrawdownAlert:
+    """The portfolio's drawdown from its equity peak passed ``level`` (a fraction); ``halted``: the
+    kill switch closed every position and paused trading."""
+
+    drawdown: float
+    level: float
+    equity: float
+    halted: bool
+    time: float
+
+    topic = "trading.drawdown"
+
+
+@dataclass(frozen=True, slots=True)
+class ReflectionCreated:
+    """An asset's analyst reviewed its last trades."""
+
+    symbol: str
+    reflection: Mapping[str, Any]
+
+    topic = "trading.reflection"
+
+
+@dataclass(frozen=True, slots=True)
+class StatisticsUpdated:
+    """An asset's trade statistics after a trade closed (win rate, P&L, ...)."""
+
+    symbol: str
+    statistics: Mapping[str, Any]
+
+    topic = "trading.statistics"
+
+
+TradingEvent = (OrderFilled | PositionChanged | TradeClosed | RiskDenied | DrawdownAlert | ReflectionCreated
+                | StatisticsUpdated)

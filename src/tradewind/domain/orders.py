@@ -61,6 +61,7 @@ class Order:
     created_at: float
     price: float | None = None
     reason: str = ""
+    parent_id: str | None = None  # a protective order: active once this entry has filled, cancelled with its siblings
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,15 +6,17 @@ Each is a small Protocol; adapters implement them and ``bootstrap.py`` wires one
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
+from tradewind.domain.bars import Bars
 from tradewind.domain.candle import Candle
 from tradewind.domain.orders import Account, Fill, Order
 from tradewind.domain.timeframe import Timeframe
 
-__all__ = ["Broker", "CandleFeed", "CandleSink", "CandleStore", "EventBus"]
+__all__ = ["Broker", "CandleFeed", "CandleSink", "CandleStore", "EventBus", "FeedCapabilities", "HistoryFeed"]
 
 
 class CandleSink(Protocol):
@@ -36,10 +38,29 @@ class CandleSink(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class FeedCapabilities:
+    """What a feed can do, declared as data so the runtime never probes for attributes.
+
+    ``backfills``: history before the live data can be fetched (a replay's file *is* its stream);
+    ``base_history``: any window of one-minute history can be computed at once (``HistoryFeed``);
+    ``wall_clock``: its candles' times are the wall clock's, so candles may close by the clock (a
+    replay's are the file's); ``poll_seconds``: a polling feed's interval, which a candle waits
+    for before it closes by the clock; ``stats``: it reports ``stats.as_dict()`` (polls, errors).
+    """
+
+    backfills: bool = True
+    base_history: bool = False
+    wall_clock: bool = True
+    poll_seconds: float | None = None
+    stats: bool = False
+
+
 class CandleFeed(Protocol):
     """A source of market data: synthetic, replayed history, an exchange or a broker."""
 
     name: str
+    capabilities: FeedCapabilities
 
     def history(self, symbol: str, timeframe: Timeframe, limit: int, *, until: float | None = None) -> list[Candle]:
         """Up to ``limit`` closed candles ending before ``until`` (default: now), oldest first."""
@@ -48,6 +69,12 @@ class CandleFeed(Protocol):
     async def run(self, sink: CandleSink, symbols: Sequence[str]) -> None:
         """Push live data into ``sink`` until cancelled."""
         ...
+
+
+class HistoryFeed(CandleFeed, Protocol):
+    """A feed with ``capabilities.base_history``: any window of one-minute bars, computed at once."""
+
+    def base_history(self, symbol: str, start: int, end: int) -> Bars: ...
 
 
 class CandleStore(Protocol):

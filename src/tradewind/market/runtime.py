@@ -13,10 +13,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, cast
 
 from tradewind.domain.clock import Clock, SystemClock
-from tradewind.domain.ports import CandleFeed, CandleStore
+from tradewind.domain.ports import CandleFeed, CandleStore, HistoryFeed
 from tradewind.domain.timeframe import Timeframe
 from tradewind.domain.bars import bars_from_candles
 from tradewind.market.recorder import CandleRecorder
@@ -76,6 +76,11 @@ class StreamerRuntime:
         """Begin warm-up in the background and return at once, so the API can answer meanwhile."""
         self.started_at = time.time()
         self._tasks.append(asyncio.create_task(self._main(), name="streamer-main"))
+
+    async def wait_finished(self) -> None:
+        """Until the feed has played to its end (a replay) or failed; at once if it never started."""
+        if self._tasks:
+            await asyncio.gather(self._tasks[0], return_exceptions=True)
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -139,7 +144,7 @@ class StreamerRuntime:
                     streamer.warm(symbol, timeframe, self.store.latest(symbol, timeframe, streamer.buffer_size))
                 floors[timeframe] = streamer.series(symbol, timeframe).floor
             try:
-                if getattr(self.feed, "backfills", True):
+                if self.feed.capabilities.backfills:
                     self._backfill(symbol)
                 elif self.store is not None:
                     self._rebuild_forming(symbol)
@@ -175,11 +180,11 @@ class StreamerRuntime:
         now = self.clock.now()
         end = base.bucket(now)
         start = largest.bucket(now - self.history_seconds)
-        base_history = getattr(self.feed, "base_history", None)
-        if base_history is not None and base is Timeframe.M1:
+        if self.feed.capabilities.base_history and base is Timeframe.M1:
+            feed = cast(HistoryFeed, self.feed)
             start = max(start, min(largest.bucket(streamer.series(symbol, tf).floor) for tf in streamer.timeframes))
             if start < end:
-                streamer.ingest_bars(symbol, base, base_history(symbol, start, end), backfill=True)
+                streamer.ingest_bars(symbol, base, feed.base_history(symbol, start, end), backfill=True)
             return
         for timeframe in reversed(streamer.timeframes):
             series = streamer.series(symbol, timeframe)

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from tradewind.domain.bars import Bars, bars_from_candles
 from tradewind.domain.errors import StreamerNotInitialized, StreamerNotRunning, ValidationError
+from tradewind.domain.ports import CandleFeed
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe, TimeframeName, parse_timeframe_name
 from tradewind.market.runtime import StreamerRuntime
@@ -27,11 +28,9 @@ class CandleQuery(NamedTuple):
     series: CandleSeries
 
 
-def _feed_stats(feed: object) -> dict[str, object] | None:
+def _feed_stats(feed: CandleFeed) -> dict[str, object] | None:
     """What a polling feed reports about itself (polls, errors, last error), when it does."""
-    stats = getattr(feed, "stats", None)
-    as_dict = getattr(stats, "as_dict", None)
-    return as_dict() if callable(as_dict) else None
+    return feed.stats.as_dict() if feed.capabilities.stats else None  # type: ignore[attr-defined,no-any-return]
 
 
 class StreamerService:
@@ -67,6 +66,16 @@ class StreamerService:
             if take:
                 out[timeframe] = bars_from_candles([closed[i] for i in range(len(closed) - take, len(closed))])
         return out
+
+    def closed_series(self, symbol: str, timeframe: Timeframe, limit: int) -> Bars:
+        """The newest ``limit`` closed candles of one timeframe, read-only: what a strategy sees."""
+        streamer = self.require_running()
+        closed = streamer.series(normalize_symbol(symbol), timeframe).closed
+        take = min(limit, len(closed))
+        bars = bars_from_candles([closed[i] for i in range(len(closed) - take, len(closed))])
+        for column in bars:
+            column.flags.writeable = False
+        return bars
 
     def closed_marker(self, symbol: str, timeframes: list[Timeframe]) -> tuple[int | None, ...]:
         """The open time of the newest closed candle per timeframe: it changes exactly when the

@@ -82,21 +82,19 @@ class PeriodicAnalysis:
         self.in_progress = False
 
     async def run(self) -> None:
-        """The loop: wait for the streamer, then run every ``interval``; cancel it to stop."""
+        """The loop: wait for the streamer, then run every ``interval`` on the clock; cancel it to stop."""
+        await self.clock.sleep(0)  # start on the clock (a simulated one runs us only while it advances)
         while not self.ready():
-            await asyncio.sleep(self.ready_poll_seconds)
+            await self.clock.sleep(self.ready_poll_seconds)
         while True:
-            started = time.monotonic()
-            self.next_run = self.clock.now() + self.interval_seconds
+            started = self.clock.now()
+            self.next_run = started + self.interval_seconds
             if self.ready():
                 await self.run_once()
             else:
                 self.skipped_runs += 1
                 log.warning("periodic analysis skipped: the streamer is not running")
-            elapsed = time.monotonic() - started
-            delay = max(0.0, self.interval_seconds - elapsed)
-            self.next_run = self.clock.now() + delay
-            await asyncio.sleep(delay)
+            await self.clock.sleep_until(self.next_run)
 
     async def run_once(self) -> int:
         """Analyse every tracked symbol once; returns how many produced a signal."""
@@ -107,7 +105,7 @@ class PeriodicAnalysis:
         try:
             for index, symbol in enumerate(self.symbols()):
                 if index and self.symbol_delay_seconds > 0:
-                    await asyncio.sleep(self.symbol_delay_seconds)
+                    await self.clock.sleep(self.symbol_delay_seconds)
                 if await self._analyze(symbol):
                     produced += 1
         finally:
@@ -136,7 +134,7 @@ class PeriodicAnalysis:
 
     def _analyze_sync(self, symbol: str) -> None:
         request = self.signals.request_from_payload(symbol=symbol, timeframe_data=None)
-        self.signals.analyze(request, use_cache=False)
+        self.signals.analyze(request, use_cache=False, origin="periodic", streamed=True)
 
     def status(self) -> dict[str, Any]:
         return {

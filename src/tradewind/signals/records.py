@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from tradewind.domain.timeframe import Timeframe
 from tradewind.signals.outcomes import Outcome, ScoredInput
 
-__all__ = ["Feedback", "SignalStore", "StoredSignal"]
+__all__ = ["Feedback", "MemorySignalStore", "SignalStore", "StoredSignal"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +93,61 @@ class SignalStore(Protocol):
         ...
 
     def feedback_for(self, signal_id: str) -> list[Feedback]: ...
+
+
+class MemorySignalStore:
+    """The port in memory, for backtests and ``evaluate``: nothing written to the database."""
+
+    def __init__(self) -> None:
+        self._signals: dict[str, StoredSignal] = {}
+        self._outcomes: dict[str, Outcome] = {}
+        self._feedback: list[Feedback] = []
+
+    def save(self, signal: StoredSignal) -> None:
+        self._signals[signal.signal_id] = signal
+
+    def get(self, signal_id: str) -> StoredSignal | None:
+        return self._signals.get(signal_id)
+
+    def recent_for_input(self, input_hash: str, *, since: datetime) -> StoredSignal | None:
+        for stored in reversed(self._signals.values()):
+            if stored.input_hash == input_hash and stored.created_at >= since \
+                    and stored.analysis.get("source") != "rules_fallback":
+                return stored
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        counts: dict[str, tuple[int, datetime]] = {}
+        for s in self._signals.values():
+            n, latest = counts.get(s.symbol, (0, s.created_at))
+            counts[s.symbol] = (n + 1, max(latest, s.created_at))
+        symbols = sorted(((sym, n, latest) for sym, (n, latest) in counts.items()), key=lambda r: (-r[1], r[0]))
+        return {"total": len(self._signals), "symbols": symbols}
+
+    def clear(self) -> int:
+        cleared = len(self._signals)
+        self._signals.clear()
+        self._outcomes.clear()
+        self._feedback.clear()
+        return cleared
+
+    def add_feedback(self, feedback: Feedback) -> None:
+        self._feedback.append(feedback)
+
+    def unresolved(self, *, limit: int = 1000) -> list[StoredSignal]:
+        waiting = [s for s in self._signals.values() if s.entry_time is not None and s.signal_id not in self._outcomes]
+        return sorted(waiting, key=lambda s: s.entry_time or 0)[:limit]
+
+    def save_outcome(self, signal_id: str, outcome: Outcome) -> None:
+        if outcome.status != "open":
+            self._outcomes.setdefault(signal_id, outcome)
+
+    def outcome(self, signal_id: str) -> Outcome | None:
+        return self._outcomes.get(signal_id)
+
+    def scored(self) -> list[tuple[StoredSignal, Outcome | None]]:
+        rows = [s for s in self._signals.values() if s.entry_time is not None]
+        return [(s, self._outcomes.get(s.signal_id)) for s in sorted(rows, key=lambda s: s.entry_time or 0)]
+
+    def feedback_for(self, signal_id: str) -> list[Feedback]:
+        return [f for f in self._feedback if f.signal_id == signal_id]

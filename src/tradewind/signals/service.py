@@ -60,7 +60,7 @@ class SignalService:
         horizons: dict[Timeframe, int] | None = None,
         bus: EventBus | None = None,
         market_view: MarketView | None = None,
-        streamed_candles: Callable[[str], dict[Timeframe, Bars]] | None = None,
+        streamed_candles: Callable[[str, Sequence[Timeframe] | None], dict[Timeframe, Bars]] | None = None,
         streamed_marker: Callable[[str], tuple[int | None, ...]] | None = None,
         max_candles: int = 5000,
         max_price_deviation: float = 0.2,
@@ -84,14 +84,15 @@ class SignalService:
         self, *, symbol: str, timeframe_data: Mapping[str, Sequence[Sequence[float]]] | None,
         current_price: float | None = None, timestamp_ms: int | None = None,
         selected_strategies: Sequence[str] | None = None, risk_level: str | None = None,
-        market_condition: str | None = None,
+        market_condition: str | None = None, timeframes: Sequence[Timeframe] | None = None,
     ) -> AnalysisRequest:
-        """Validate a payload; without ``timeframe_data`` use the streamer's closed candles."""
+        """Validate a payload; without ``timeframe_data`` use the streamer's closed candles (of
+        ``timeframes``, default: the configured analysis timeframes)."""
         now_ms = int(self.clock.now() * 1000)
         if timeframe_data is None:
             if self.streamed_candles is None:
                 raise ValidationError("candles are required (no streamer here)", field="candles")
-            candles = self.streamed_candles(symbol)
+            candles = self.streamed_candles(symbol, timeframes)
             if not candles:
                 raise ValidationError(f"the streamer has no closed candles for {symbol} yet", field="symbol")
             timeframe_data = {tf.value: bars for tf, bars in candles.items()}  # Bars straight, no row round trip

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -33,6 +34,15 @@ __all__ = [
     "DecisionRow",
     "FeedbackRow",
     "OutcomeRow",
+    "TradingAssetRow",
+    "TradingEquityRow",
+    "TradingFillRow",
+    "TradingOrderRow",
+    "TradingPortfolioRow",
+    "TradingPositionRow",
+    "TradingReflectionRow",
+    "TradingRiskEventRow",
+    "TradingTradeRow",
     "metadata",
 ]
 
@@ -186,3 +196,169 @@ class DecisionRow(Base):
     prompt_detail: Mapped[str | None] = mapped_column(String(16))
     prompt_budget: Mapped[int | None] = mapped_column(Integer)
     finish_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+# --- trading: the paper-trading engine's book (``tradewind.trading.records.TradingStore``) ---------
+# Times are UTC epoch seconds as Float(53): fills and marks carry fractions of a second.
+
+
+class TradingPortfolioRow(Base):
+    """The portfolio's scalar state: one row (``id`` 1), rewritten with every fill."""
+
+    __tablename__ = "trading_portfolio"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    initial_cash: Mapped[float] = mapped_column(Float(53))
+    cash: Mapped[float] = mapped_column(Float(53))
+    realized_pnl: Mapped[float] = mapped_column(Float(53))
+    fees: Mapped[float] = mapped_column(Float(53))
+    peak_equity: Mapped[float] = mapped_column(Float(53))
+    day: Mapped[str | None] = mapped_column(String(10))  # the UTC day of day_start_equity, 'YYYY-MM-DD'
+    day_start_equity: Mapped[float] = mapped_column(Float(53))
+    consecutive_losses: Mapped[int] = mapped_column(Integer)
+    last_loss_time: Mapped[float | None] = mapped_column(Float(53))
+    halted: Mapped[bool] = mapped_column(Boolean)
+    alerted: Mapped[float] = mapped_column(Float(53))
+    prices: Mapped[dict[str, float]] = mapped_column(JSON)  # the last price seen per symbol
+
+
+class TradingPositionRow(Base):
+    """An open position; the table always holds exactly the portfolio row's positions."""
+
+    __tablename__ = "trading_positions"
+
+    symbol: Mapped[str] = mapped_column(String(40), primary_key=True)
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[float] = mapped_column(Float(53))
+    entry_price: Mapped[float] = mapped_column(Float(53))
+    entry_time: Mapped[float] = mapped_column(Float(53))
+    stop_loss: Mapped[float | None] = mapped_column(Float(53))
+    take_profit: Mapped[float | None] = mapped_column(Float(53))
+    trail_distance: Mapped[float | None] = mapped_column(Float(53))
+    best_price: Mapped[float | None] = mapped_column(Float(53))
+    fees: Mapped[float] = mapped_column(Float(53))
+
+
+class TradingOrderRow(Base):
+    """An order and its last status; ``(status, id)`` serves the open orders a restart reloads."""
+
+    __tablename__ = "trading_orders"
+    __table_args__ = (Index("ix_trading_orders_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_order_id: Mapped[str] = mapped_column(String(128), unique=True)
+    symbol: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[float] = mapped_column(Float(53))
+    type: Mapped[str] = mapped_column(String(8))
+    price: Mapped[float | None] = mapped_column(Float(53))
+    reason: Mapped[str] = mapped_column(Text)
+    parent_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float(53))
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[float] = mapped_column(Float(53))  # wall clock of the last status change
+
+
+class TradingFillRow(Base):
+    """One fill; an order may have several (partial fills)."""
+
+    __tablename__ = "trading_fills"
+    __table_args__ = (
+        Index("ix_trading_fills_symbol_time_id", "symbol", "time", "id"),
+        Index("ix_trading_fills_time_id", "time", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_order_id: Mapped[str] = mapped_column(String(128))
+    symbol: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[float] = mapped_column(Float(53))
+    price: Mapped[float] = mapped_column(Float(53))
+    fee: Mapped[float] = mapped_column(Float(53))
+    time: Mapped[float] = mapped_column(Float(53))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class TradingTradeRow(Base):
+    """One closed round trip, listed newest first by ``(exit_time, id)``."""
+
+    __tablename__ = "trading_trades"
+    __table_args__ = (
+        Index("ix_trading_trades_symbol_exit_time_id", "symbol", "exit_time", "id"),
+        Index("ix_trading_trades_exit_time_id", "exit_time", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[float] = mapped_column(Float(53))
+    entry_time: Mapped[float] = mapped_column(Float(53))
+    entry_price: Mapped[float] = mapped_column(Float(53))
+    exit_time: Mapped[float] = mapped_column(Float(53))
+    exit_price: Mapped[float] = mapped_column(Float(53))
+    pnl: Mapped[float] = mapped_column(Float(53))
+    fees: Mapped[float] = mapped_column(Float(53))
+    exit_reason: Mapped[str] = mapped_column(Text)
+
+
+class TradingAssetRow(Base):
+    """A traded asset's settings (an ``AssetConfig``); ``timeframe`` is its value, e.g. ``15m``."""
+
+    __tablename__ = "trading_assets"
+
+    symbol: Mapped[str] = mapped_column(String(40), primary_key=True)
+    timeframe: Mapped[str] = mapped_column(String(8))
+    interval_minutes: Mapped[int] = mapped_column(Integer)
+    strategy: Mapped[str] = mapped_column(String(255))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    analyst: Mapped[str] = mapped_column(String(255))
+    risk: Mapped[str] = mapped_column(String(255))
+    risk_overrides: Mapped[dict[str, Any]] = mapped_column(JSON)
+    paused: Mapped[bool] = mapped_column(Boolean)
+
+
+class TradingRiskEventRow(Base):
+    """A risk denial (or kill switch) with its reason, listed newest first by ``(time, id)``."""
+
+    __tablename__ = "trading_risk_events"
+    __table_args__ = (
+        Index("ix_trading_risk_events_symbol_time_id", "symbol", "time", "id"),
+        Index("ix_trading_risk_events_time_id", "time", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    time: Mapped[float] = mapped_column(Float(53))
+
+
+class TradingReflectionRow(Base):
+    """An analyst's review of an asset's recent trades, with the statistics it cites."""
+
+    __tablename__ = "trading_reflections"
+    __table_args__ = (
+        Index("ix_trading_reflections_symbol_time_id", "symbol", "time", "id"),
+        Index("ix_trading_reflections_time_id", "time", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(40))
+    time: Mapped[float] = mapped_column(Float(53))
+    analyst: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON)
+    trades: Mapped[int] = mapped_column(Integer)
+
+
+class TradingEquityRow(Base):
+    """One point of the equity curve."""
+
+    __tablename__ = "trading_equity"
+    __table_args__ = (Index("ix_trading_equity_time_id", "time", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    time: Mapped[float] = mapped_column(Float(53))
+    equity: Mapped[float] = mapped_column(Float(53))

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from tradewind.domain.candle import Candle
 from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.errors import FeedError, InvalidSymbol, SymbolNotFound
-from tradewind.domain.ports import CandleSink
+from tradewind.domain.ports import CandleSink, FeedCapabilities
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe
 from tradewind.market.feeds.polling import FeedStats, parse_candles, parse_retry_after, poll_candles
@@ -87,6 +87,7 @@ class AlpacaFeed:
         self.asset_class: AssetClass = asset_class
         self.base_timeframe = base_timeframe
         self.poll_seconds = poll_seconds
+        self.capabilities = FeedCapabilities(poll_seconds=poll_seconds, stats=True)
         self.data_url = data_url.rstrip("/") if data_url else None
         self.clock: Clock = clock or SystemClock()
         self.stock_feed = stock_feed

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from tradewind.domain.candle import Candle
 from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.errors import FeedError, InvalidSymbol, SymbolNotFound
-from tradewind.domain.ports import CandleSink
+from tradewind.domain.ports import CandleSink, FeedCapabilities
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe
 from tradewind.market.feeds.polling import Backoff, FeedStats, parse_candles, parse_retry_after, poll_candles
@@ -63,6 +63,7 @@ class CcxtFeed:
         self.exchange_id = exchange_id
         self.base_timeframe = base_timeframe
         self.poll_seconds = poll_seconds
+        self.capabilities = FeedCapabilities(poll_seconds=poll_seconds, stats=True)
         self.base_url = base_url.rstrip("/") if base_url else None
         self.clock: Clock = clock or SystemClock()
         self.max_backoff = max_backoff

@@ -21,7 +21,7 @@ import numpy as np
 from tradewind.domain.candle import Candle
 from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.errors import ValidationError
-from tradewind.domain.ports import CandleSink
+from tradewind.domain.ports import CandleSink, FeedCapabilities
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe, parse_timeframe
 from tradewind.market import synthetic_prices as model
@@ -46,6 +46,7 @@ class SyntheticFeed:
     """A deterministic market for any symbol: ``history`` for any window, and live ticks from ``run``."""
 
     name = "synthetic"
+    capabilities = FeedCapabilities(base_history=True)
 
     def __init__(
         self,

@@ -1,0 +1,208 @@
+"""The backtester: the kernel on a simulated clock that a replay of history advances.
+
+``run_backtest`` builds the very kernel ``serve`` runs (streamer, signal service, engine, paper
+broker, portfolio) with a ``SimClock``, a ``ReplayFeed`` of the candles and in-memory stores, lets
+the replay play flat out, closes what is still open at the last close (as backtesting.py's
+``finalize_trades`` does), and reports the figures of ``trading.analytics``, the trades and the
+equity curve. With ``trade=False`` it places no order: that is ``evaluate``, the analyst's signals
+scored against what followed, through the same replay path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from tradewind.analysts.base import Analyst, MarketView
+from tradewind.domain.bars import bars_from_candles
+from tradewind.domain.candle import Candle
+from tradewind.domain.clock import SimClock
+from tradewind.domain.errors import ValidationError
+from tradewind.domain.events import CandleClosed
+from tradewind.domain.orders import Trade
+from tradewind.domain.ports import EventBus
+from tradewind.domain.timeframe import Timeframe
+from tradewind.market.feeds.replay import ReplayFeed
+from tradewind.signals.outcomes import DEFAULT_HORIZONS
+from tradewind.signals.records import MemorySignalStore
+from tradewind.trading.analytics import performance, trade_dict
+from tradewind.trading.engine import MAX_INTERVAL_MINUTES
+from tradewind.trading.fast import array_backtest, array_ready
+from tradewind.trading.kernel import Kernel, KernelConfig, Stores, build_kernel
+from tradewind.trading.paper import PaperBroker
+from tradewind.trading.records import AssetConfig, MemoryTradingStore
+from tradewind.trading.risk import RiskProfile, risk_profile
+from tradewind.trading.strategies import BUILTIN
+from tradewind.trading.strategy import ArraySignals, Strategy, load_strategy
+
+__all__ = ["BacktestSpec", "default_interval", "run_backtest"]
+
+Progress = Callable[[int, int], None]
+
+
+def default_interval(timeframe: Timeframe) -> int:
+    """A cycle per candle where the timeframe allows it (1-60 minutes), else hourly."""
+    return max(1, min(MAX_INTERVAL_MINUTES, timeframe.seconds // 60))
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    symbol: str
+    timeframe: Timeframe
+    strategy: str = "sma-cross"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    analyst: str = "rules"
+    risk: str = "none"
+    risk_overrides: Mapping[str, Any] = field(default_factory=dict)
+    cash: float = 10_000.0
+    fee: float = 0.001
+    slippage: float = 0.0
+    interval_minutes: int | None = None  # default: one cycle per candle (see default_interval)
+    higher: Sequence[Timeframe] = ()  # longer timeframes built from the candles, for the analyst
+    start: float | None = None
+    end: float | None = None
+    trade: bool = True  # False: signals only (evaluate)
+    warmup: int = 0  # candles before the first decision
+    engine: Literal["auto", "kernel", "array"] = "auto"  # auto: the array path where it makes the same trades
+
+    def check(self) -> None:
+        if not (isinstance(self.cash, (int, float)) and self.cash > 0 and math.isfinite(self.cash)):
+            raise ValidationError(f"cash must be a positive amount, got {self.cash!r}", field="cash")
+        for name, value in (("fee", self.fee), ("slippage", self.slippage)):
+            if not (isinstance(value, (int, float)) and 0 <= value < 0.5 and math.isfinite(value)):
+                raise ValidationError(f"{name} must be a fraction within 0..0.5 (0.001 = 0.1%), got {value!r}",
+                                      field=name)
+        for tf in self.higher:
+            if tf.seconds <= self.timeframe.seconds or tf.seconds % self.timeframe.seconds:
+                raise ValidationError(f"higher timeframe {tf.value} must be a longer multiple of {self.timeframe.value}",
+                                      field="higher")
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValidationError("--from must be before --to", field="from")
+
+
+async def run_backtest(
+    spec: BacktestSpec,
+    candles: Sequence[Candle],
+    *,
+    bus: EventBus,
+    analysts: Mapping[str, Analyst],
+    market_view: MarketView | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], Kernel | None]:
+    """Play ``candles`` (closed, time-sorted, of ``spec.timeframe``) through the kernel; the report and
+    the kernel (None when the array path ran: same trades, no kernel needed)."""
+    spec.check()
+    step = spec.timeframe.seconds
+    played = [c for c in candles if (spec.start is None or c.time >= spec.start)
+              and (spec.end is None or c.time + step <= spec.end)]
+    if not played:
+        raise ValidationError("no candle in that range: nothing to backtest", field="from" if spec.start else "data")
+    strategy = load_strategy(spec.strategy, spec.params, builtins=BUILTIN)
+    profile = risk_profile(spec.risk, spec.risk_overrides)
+    if spec.engine == "array" or (spec.engine == "auto" and _array_fits(spec, strategy, profile)):
+        if not _array_fits(spec, strategy, profile):
+            raise ValidationError(f"{spec.strategy} cannot run on the array path with these settings "
+                                  "(it needs array signals, no analyst, a cycle per candle and the none risk profile)",
+                                  field="engine")
+        return _array_report(spec, played, strategy, profile), None
+    clock = SimClock(played[0].time)
+    feed = ReplayFeed.from_candles(played, symbol=spec.symbol, timeframe=spec.timeframe, clock=clock)
+    interval = spec.interval_minutes or default_interval(spec.timeframe)
+    asset = AssetConfig(spec.symbol, spec.timeframe, interval, spec.strategy, dict(spec.params), spec.analyst, spec.risk,
+                        dict(spec.risk_overrides))
+    config = KernelConfig(
+        symbols=[spec.symbol], timeframes=[spec.timeframe, *spec.higher], assets=[asset] if spec.trade else [],
+        buffer_size=max(1000, spec.warmup + 1), analysis_timeframes=[spec.timeframe, *spec.higher], cache_ttl_seconds=0,
+        horizons=DEFAULT_HORIZONS, score_every_seconds=None, cash=spec.cash, portfolio_risk=risk_profile(spec.risk),
+        trade=spec.trade, warmup=spec.warmup,
+    )
+    broker = PaperBroker(cash=spec.cash, fee_rate=spec.fee, slippage=spec.slippage)
+    stores = Stores(signals=MemorySignalStore(), trading=MemoryTradingStore())
+    kernel = build_kernel(config, clock=clock, feed=feed, broker=broker, stores=stores, bus=bus, analysts=analysts,
+                          default_analyst=spec.analyst, market_view=market_view)
+    counter = _Counter(bus, spec.timeframe, len(played), progress)
+    await kernel.start()
+    try:
+        await kernel.runtime.wait_finished()
+        if kernel.runtime.state == "failed":
+            raise ValidationError(kernel.runtime.error or "the replay failed", field="data")
+        if kernel.engine is not None:
+            kernel.engine.liquidate(fee_rate=spec.fee)
+    finally:
+        counter.close()
+        await kernel.stop()
+    return report(kernel, spec), kernel
+
+
+def _array_fits(spec: BacktestSpec, strategy: Strategy, profile: RiskProfile) -> bool:
+    interval = spec.interval_minutes or default_interval(spec.timeframe)
+    per_candle = interval * 60 >= spec.timeframe.seconds or interval == default_interval(spec.timeframe)
+    return (spec.trade and not strategy.uses_signals and callable(getattr(strategy, "signals", None))
+            and array_ready(profile) and per_candle and spec.warmup == 0 and not spec.higher)
+
+
+def _array_report(spec: BacktestSpec, candles: Sequence[Candle], strategy: Strategy, profile: RiskProfile) -> dict[str, Any]:
+    bars = bars_from_candles(candles)
+    signals: ArraySignals = strategy.signals(bars)  # type: ignore[attr-defined]
+    size = float(getattr(strategy, "size", 1.0))
+    trades, times, values = array_backtest(spec.symbol, bars, signals, seconds=spec.timeframe.seconds, cash=spec.cash,
+                                           fee=spec.fee, slippage=spec.slippage, size=size, profile=profile)
+    return _report(spec, trades, times, values, [], engine="array")
+
+
+def report(kernel: Kernel, spec: BacktestSpec) -> dict[str, Any]:
+    """``{"metrics", "trades", "equity"}`` (times in UTC epoch seconds) plus what was run."""
+    store = kernel.stores.trading
+    assert isinstance(store, MemoryTradingStore)
+    times = np.array([t for t, _ in store.equity], dtype=np.float64)
+    values = np.array([v for _, v in store.equity], dtype=np.float64)
+    events = [{"reason": e.reason, "detail": e.detail, "time": e.time} for e in reversed(store.risk_events(limit=10_000))]
+    return _report(spec, store.all_trades, times, values, events, engine="kernel")
+
+
+def _report(spec: BacktestSpec, trades: list[Trade], times: np.ndarray, values: np.ndarray,
+            events: list[dict[str, Any]], *, engine: str) -> dict[str, Any]:
+    metrics = performance(times, values, trades) if len(times) else {"trades": len(trades)}
+    curves = {key: metrics.pop(key, None) for key in ("equity_curve", "drawdown_curve")}
+    return {
+        "symbol": spec.symbol, "timeframe": spec.timeframe.value, "strategy": spec.strategy, "params": dict(spec.params),
+        "analyst": spec.analyst, "risk": spec.risk, "cash": spec.cash, "fee": spec.fee, "slippage": spec.slippage,
+        "metrics": metrics,
+        "trades": [{"side": t.side, "entry_time": t.entry_time, "entry_price": t.entry_price, "exit_time": t.exit_time,
+                    "exit_price": t.exit_price, "size": t.quantity, "pnl": t.pnl, "exit_reason": t.exit_reason,
+                    "fees": t.fees, "return_pct": trade_dict(t)["return_pct"]} for t in trades],
+        "equity": [[float(t), float(v)] for t, v in zip(times.tolist(), values.tolist())],
+        "drawdown": curves["drawdown_curve"],
+        "risk_events": events,
+        "engine": engine,
+    }
+
+
+class _Counter:
+    """Counts the base candles played, for a progress bar."""
+
+    def __init__(self, bus: EventBus, timeframe: Timeframe, total: int, progress: Progress | None) -> None:
+        self.done, self.total, self.progress = 0, total, progress
+        self.timeframe = timeframe
+        self._undo = bus.subscribe(CandleClosed.topic, self._seen) if progress is not None else None
+
+    def _seen(self, event: object) -> None:
+        if isinstance(event, CandleClosed) and event.timeframe is self.timeframe and self.progress is not None:
+            self.done += 1
+            if self.done % 500 == 0 or self.done == self.total:
+                self.progress(self.done, self.total)
+
+    def close(self) -> None:
+        if self._undo is not None:
+            self._undo()
+
+
+def run_backtest_sync(spec: BacktestSpec, candles: Sequence[Candle], **kwargs: Any) -> dict[str, Any]:
+    """``run_backtest`` from synchronous code (the CLI, a worker thread)."""
+    result, _ = asyncio.run(run_backtest(spec, candles, **kwargs))
+    return result
