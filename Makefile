@@ -50,6 +50,9 @@ bench: $(TEST_STAMP)
 	$(PY) bench/ws_broadcast.py
 	$(PY) bench/hostile_http.py
 	$(PY) bench/llm_real.py
+	$(PY) bench/backtest_sma.py
+	$(PY) bench/backtest_year.py
+	$(PY) bench/live_cycle.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

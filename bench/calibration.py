@@ -17,7 +17,7 @@ from tradewind.analysts.calibration import DEFAULT_CALIBRATION, fit_calibration
 from tradewind.analysts.rules import THRESHOLD
 from tradewind.domain import Timeframe
 from tradewind.signals.requests import bars_from_rows
-from tradewind.signals.calibration_samples import score_samples
+from tradewind.trading.calibration_samples import score_samples
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 

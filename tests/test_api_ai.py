@@ -56,7 +56,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Con
         database_url=f"sqlite:///{tmp_path_factory.mktemp('ai') / 'tw.db'}", feed="replay",
         replay_path=DATA / "ETH_BTC-5m.json", replay_symbol="ETHBTC", replay_timeframe="5m", symbols=["ETHBTC"],
         timeframes=["5m", "1h", "4h"], analysis_timeframes=["5m", "1h", "4h"], analysis_max_candles=1000,
-        admin_token="s3cret",
+        admin_token="s3cret", trading=False,  # the AI seed's routes alone; trading has its own tests
     )
     container = build_container(settings)
     with serve(create_app(container)) as url:

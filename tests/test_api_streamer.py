@@ -28,6 +28,7 @@ def replay_settings(tmp_path: Path, path: Path = DATA / "ETH_BTC-1m.json") -> Se
         symbols=["ETHBTC"],
         timeframes=["1m", "5m", "1h"],
         buffer_size=500,
+        trading=False,  # the streamer alone (tests/test_one_kernel.py runs a trading server on a replay)
     )
 
 
@@ -177,14 +178,14 @@ def test_persist_and_warm_on_each_database(database_url: str) -> None:
     """SQLite and PostgreSQL: what closed is stored once, and a restart serves it from storage."""
     settings = Settings(
         database_url=database_url, feed="replay", replay_path=DATA / "ETH_BTC-5m.json", replay_symbol="ETHBTC",
-        replay_timeframe="5m", symbols=["ETHBTC"], timeframes=["5m", "1h"], buffer_size=100,
+        replay_timeframe="5m", symbols=["ETHBTC"], timeframes=["5m", "1h"], buffer_size=100, trading=False,
     )
     first = build_container(settings)
     with serve(create_app(first)) as url:
         wait_for(lambda: first.runtime.feed_finished)
         wait_for(lambda: first.recorder.pending == 0 and first.recorder.saved >= 5760)
         before = httpx.get(f"{url}/streamer/candles/ETHBTC/1h", params={"limit": 100}).json()["candles"]
-        assert httpx.get(f"{url}/health").json()["database"]["dialect"] == first.engine.dialect.name
+        assert httpx.get(f"{url}/health").json()["database"]["dialect"] == first.database.dialect.name
     assert first.store.count("ETHBTC", Timeframe.M5) == 5760
     assert first.store.count("ETHBTC", Timeframe.H1) == 480  # every complete hour, closed as soon as complete
     second = build_container(settings)

@@ -11,7 +11,7 @@ import pytest
 from tradewind.analysts.calibration import DEFAULT_CALIBRATION, fit_calibration, isotonic
 from tradewind.domain import Timeframe
 from tradewind.signals.requests import bars_from_rows
-from tradewind.signals.calibration_samples import score_samples
+from tradewind.trading.calibration_samples import score_samples
 
 DATA = Path(__file__).parent / "data"
 

@@ -32,7 +32,7 @@ def running(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     settings = Settings(
         database_url=f"sqlite:///{tmp_path_factory.mktemp('client') / 'tw.db'}",
         feed="replay", replay_path=DATA / "ETH_BTC-5m.json", replay_symbol="ETHBTC", replay_timeframe="5m",
-        symbols=["ETHBTC"], timeframes=["5m", "1h"], buffer_size=200,
+        symbols=["ETHBTC"], timeframes=["5m", "1h"], buffer_size=200, trading=False,
     )
     container = build_container(settings)
     with serve(create_app(container)) as url:

@@ -13,12 +13,13 @@ from tradewind.domain.errors import ValidationError
 from tradewind.domain.signal import MarketAnalysis, RiskAssessment, Signal
 from tradewind.domain.timeframe import Timeframe
 from tradewind.market.candle_file import read_candle_file
-from tradewind.signals.evaluation import evaluate
+from tradewind.trading.evaluation import evaluate
 from tradewind.signals.outcomes import DEFAULT_HORIZONS, resolve_outcome
 from tradewind.signals.performance import performance_report
 
 DATA = Path(__file__).parent / "data"
 M5 = Timeframe.M5
+WINDOW = 500  # closed candles per timeframe an analyst is shown (KernelConfig.analysis_window)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,9 @@ class LookAheadDetector:
         shown = request.candles[M5]
         i = int(np.searchsorted(self.history.time, now - M5.seconds))
         assert int(shown.time[-1]) + M5.seconds == now, "the newest candle must close exactly at the request time"
-        assert len(shown) == i + 1 and int(shown.time[-1]) == int(self.history.time[i])
+        # the streamer's window: the newest closed candles up to this one, as many as live analysis gets
+        assert len(shown) == min(i + 1, WINDOW) and int(shown.time[-1]) == int(self.history.time[i])
+        np.testing.assert_array_equal(shown.close, self.history.close[i + 1 - len(shown): i + 1])
         assert request.current_price == shown.close[-1] == self.history.close[i]
         assert not self.last_seen or int(shown.time[-1]) > self.last_seen[-1]
         self.last_seen.append(int(shown.time[-1]))
@@ -83,12 +86,14 @@ class HigherPeeker:
         now = request.timestamp_ms // 1000
         seen = request.candles[M5]
         assert set(request.candles) == {M5, *self.higher}
+        upto = self.history.slice(0, int(np.searchsorted(self.history.time, now - M5.seconds)) + 1)
         for tf in self.higher:
             given = request.candles[tf]
             assert len(given) == 0 or int(given.time[-1]) + tf.seconds <= now, f"a forming {tf} candle was given"
-            expected, complete = resample(seen, tf.seconds, source_seconds=M5.seconds)
-            for got, want in zip(given, expected, strict=True):
-                np.testing.assert_array_equal(got, want[complete])
+            expected, complete = resample(upto, tf.seconds, source_seconds=M5.seconds)
+            ended = expected.time + tf.seconds <= now  # every candle whose period is over, as the streamer has it
+            for got, want in zip(given, expected, strict=True):  # volume: the same sum in another order
+                np.testing.assert_allclose(got, want[ended][-len(given):] if len(given) else want[:0], rtol=1e-12)
         self.calls += 1
         return make_signal(request, "Neutral", confidence=0.5)
 
@@ -107,13 +112,13 @@ def reference_outcome(bars: Bars, i: int, sl: float, tp: float, bars_ahead: int)
 
 
 def test_always_long_is_scored_against_the_following_bars(bars: Bars) -> None:
-    records, report = evaluate(AlwaysLong(), bars, symbol="ETH/BTC", timeframe=M5, warmup=50)
+    records, report = evaluate(AlwaysLong(), bars, symbol="ETHBTC", timeframe=M5, warmup=50)
     n, ahead = len(bars), DEFAULT_HORIZONS[M5] // M5.seconds
     assert len(records) == n - 49
     for k, (scored, outcome) in enumerate(records):
         i = k + 49
         assert (scored.entry_time, scored.entry_price) == (int(bars.time[i]) + 300, float(bars.close[i]))
-        assert (scored.analyst, scored.symbol, scored.direction, scored.horizon_seconds) == ("always-long", "ETH/BTC", "Long", 7200)
+        assert (scored.analyst, scored.symbol, scored.direction, scored.horizon_seconds) == ("always-long", "ETHBTC", "Long", 7200)
         status, price = reference_outcome(bars, i, scored.stop_loss, scored.take_profit, ahead)  # type: ignore[arg-type]
         assert (outcome.status, outcome.exit_price) == (status, pytest.approx(price)), f"bar {i}"
         assert outcome.resolved == (outcome.success is not None)
@@ -128,7 +133,7 @@ def test_always_long_is_scored_against_the_following_bars(bars: Bars) -> None:
 
 
 def test_array_scoring_matches_candle_scoring(bars: Bars) -> None:
-    records, _ = evaluate(AlwaysLong(), bars.slice(0, 600), symbol="ETH/BTC", timeframe=M5, warmup=100, step=7)
+    records, _ = evaluate(AlwaysLong(), bars.slice(0, 600), symbol="ETHBTC", timeframe=M5, warmup=100, step=7)
     candles = bars_to_candles(bars.slice(0, 600))
     for scored, outcome in records:
         assert resolve_outcome(scored, candles) == outcome
@@ -136,7 +141,7 @@ def test_array_scoring_matches_candle_scoring(bars: Bars) -> None:
 
 def test_the_analyst_never_sees_the_future(bars: Bars) -> None:
     detector = LookAheadDetector(bars)
-    records, report = evaluate(detector, bars, symbol="ETH/BTC", timeframe=M5, warmup=20, step=3)
+    records, report = evaluate(detector, bars, symbol="ETHBTC", timeframe=M5, warmup=20, step=3)
     assert len(detector.last_seen) == len(records) == len(range(19, len(bars), 3))
     for (scored, _), last in zip(records, detector.last_seen, strict=True):
         assert last + M5.seconds == scored.entry_time
@@ -146,7 +151,7 @@ def test_the_analyst_never_sees_the_future(bars: Bars) -> None:
 def test_higher_timeframes_hold_only_complete_candles(bars: Bars) -> None:
     higher = (Timeframe.M15, Timeframe.H1, Timeframe.H4)
     peeker = HigherPeeker(bars, higher)
-    records, report = evaluate(peeker, bars.slice(0, 2000), symbol="ETH/BTC", timeframe=M5, higher=higher,
+    records, report = evaluate(peeker, bars.slice(0, 2000), symbol="ETHBTC", timeframe=M5, higher=higher,
                                warmup=60, step=11)
     assert peeker.calls == len(records) > 100
     assert {o.status for _, o in records} <= {"horizon", "open"}  # Neutral waits for the horizon
@@ -163,7 +168,7 @@ def test_history_is_read_only_to_the_analyst(bars: Bars) -> None:
 
     before = bars.close.copy()
     with pytest.raises(ValueError, match="read-only"):
-        evaluate(Vandal(), bars, symbol="ETH/BTC", timeframe=M5)
+        evaluate(Vandal(), bars, symbol="ETHBTC", timeframe=M5)
     np.testing.assert_array_equal(bars.close, before)
     assert bars.close.flags.writeable
 
@@ -177,7 +182,7 @@ def test_progress_and_horizon_override(bars: Bars) -> None:
 
     seen: list[tuple[int, int]] = []
     part = bars.slice(0, 300)
-    records, _ = evaluate(Flat(), part, symbol="ETH/BTC", timeframe=M5, warmup=100, step=10,
+    records, _ = evaluate(Flat(), part, symbol="ETHBTC", timeframe=M5, warmup=100, step=10,
                           horizon_seconds=600, progress=lambda done, total: seen.append((done, total)))
     assert seen == [(k, 21) for k in range(1, 22)]  # bars 99, 109, ..., 299
     for scored, outcome in records:
@@ -196,12 +201,12 @@ def test_progress_and_horizon_override(bars: Bars) -> None:
 )
 def test_bad_arguments_name_the_field(bars: Bars, kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        evaluate(AlwaysLong(), bars, symbol="ETH/BTC", timeframe=M5, **kwargs)  # type: ignore[arg-type]
+        evaluate(AlwaysLong(), bars, symbol="ETHBTC", timeframe=M5, **kwargs)  # type: ignore[arg-type]
     assert caught.value.field == field
 
 
 def test_unsorted_bars_are_refused(bars: Bars) -> None:
     shuffled = Bars(*(column[::-1] for column in bars.slice(0, 200)))
     with pytest.raises(ValidationError) as caught:
-        evaluate(AlwaysLong(), shuffled, symbol="ETH/BTC", timeframe=M5)
+        evaluate(AlwaysLong(), shuffled, symbol="ETHBTC", timeframe=M5)
     assert caught.value.field == "bars"

@@ -207,7 +207,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Con
         database_url=f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'tw.db'}", feed="replay",
         replay_path=DATA / "ETH_BTC-5m.json", replay_symbol="ETHBTC", replay_timeframe="5m", symbols=["ETHBTC"],
         timeframes=["5m", "1h", "4h"], analysis_timeframes=["5m", "1h", "4h"], analysis_cache_seconds=0,
-        max_body_bytes=MAX_BODY, admin_token="s3cret",
+        max_body_bytes=MAX_BODY, admin_token="s3cret", trading=False,
     )
     container = build_container(settings)
     with serve(create_app(container)) as url:

@@ -97,7 +97,7 @@ def test_an_interval_of_zero_means_no_scheduler(tmp_path: Path) -> None:
     container = build_container(Settings(database_url=f"sqlite:///{tmp_path / 'tw.db'}", symbols=["BTCUSDT"],
                                          analysis_interval_minutes=0))
     assert container.scheduler is None
-    container.engine.dispose()
+    container.database.dispose()
 
 
 @pytest.fixture(scope="module")

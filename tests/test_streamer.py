@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradewind.adapters.memory_bus import InProcessBus
+from tradewind.domain.bus import InProcessBus
 from tradewind.domain import Candle, CandleClosed, Timeframe
 from tradewind.domain.errors import InvalidTimeframe, SymbolNotFound
 from tradewind.domain.bars import bars_from_candles

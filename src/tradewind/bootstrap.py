@@ -8,86 +8,145 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 
 from tradewind.adapters.broadcast import BroadcastHub
-from tradewind.adapters.memory_bus import InProcessBus
 from tradewind.adapters.openai_client import OpenAIChatClient
+from tradewind.analysts.base import Analyst
 from tradewind.analysts.llm import LLMAnalyst
 from tradewind.analysts.llm_port import ChatClient, OfflineChatClient
 from tradewind.analysts.pricing import DEFAULT_PRICES
 from tradewind.analysts.rules import RulesAnalyst
 from tradewind.analysts.spend import SpendLimit
-from tradewind.domain.clock import Clock, SystemClock
+from tradewind.domain import normalize_symbol, parse_timeframe
+from tradewind.domain.bus import InProcessBus
+from tradewind.domain.clock import Clock, SimClock, SystemClock
 from tradewind.domain.errors import ValidationError
-from tradewind.domain.ports import CandleFeed
+from tradewind.domain.excerpt import excerpt
+from tradewind.domain.ports import Broker, CandleFeed, EventBus
+from tradewind.domain.timeframe import Timeframe
 from tradewind.market.recorder import CandleRecorder
-from tradewind.market.runtime import StreamerRuntime, cancel_tasks
+from tradewind.market.runtime import StreamerRuntime
 from tradewind.market.service import StreamerService
 from tradewind.market.streamer import MultiTimeframeStreamer
 from tradewind.settings import Settings
-from tradewind.storage.candles import SqlCandleStore
-from tradewind.storage.db import create_engine_for
-from tradewind.storage.decisions import SqlDecisionLog
-from tradewind.storage.migrate import upgrade_database
-from tradewind.storage.signals import SqlSignalStore
 from tradewind.signals.outcomes import DEFAULT_HORIZONS
 from tradewind.signals.periodic import PeriodicAnalysis
 from tradewind.signals.queries import SignalQueries
 from tradewind.signals.scoring import OutcomeScorer
 from tradewind.signals.service import SignalService
+from tradewind.storage.candles import SqlCandleStore
+from tradewind.storage.db import create_engine_for
+from tradewind.storage.decisions import SqlDecisionLog
+from tradewind.storage.migrate import upgrade_database
+from tradewind.storage.signals import SqlSignalStore
+from tradewind.storage.trading import SqlTradingStore
+from tradewind.trading.engine import TradingEngine, check_asset
+from tradewind.trading.jobs import MAX_CANDLES, BacktestJobs
+from tradewind.trading.kernel import Kernel, KernelConfig, Stores, build_kernel
+from tradewind.trading.paper import PaperBroker
+from tradewind.trading.records import AssetConfig
+from tradewind.trading.reflections import ModelReflector, Reflector
+from tradewind.trading.risk import risk_profile
+from tradewind.trading.service import TradingService
 
-__all__ = ["Container", "build_container", "build_feed", "build_llm_analyst"]
+__all__ = ["Container", "build_assets", "build_broker", "build_container", "build_feed", "build_llm_analyst"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Container:
-    """The wired application: what routes, CLI commands and background tasks use."""
+    """The wired application: the kernel plus what only a server has (the database, the decision
+    log, the WebSocket hub, the API's backtests). Routes, CLI commands and background tasks use it;
+    each piece is typed by its port where one exists."""
 
     settings: Settings
-    engine: Engine
-    store: SqlCandleStore
-    bus: InProcessBus
-    streamer: MultiTimeframeStreamer
-    feed: CandleFeed
-    runtime: StreamerRuntime
-    recorder: CandleRecorder
-    streamer_service: StreamerService
-    signals: SignalService
-    queries: SignalQueries
-    scorer: OutcomeScorer
+    database: Engine
+    kernel: Kernel
+    candles: SqlCandleStore
     decisions: SqlDecisionLog  # the AI decision log
     hub: BroadcastHub  # WebSocket fan-out (/ws)
-    scheduler: PeriodicAnalysis | None  # the periodic analysis; None when it is off
-    llm_client: ChatClient | None  # None unless TRADEWIND_ANALYST=llm
-    clock: Clock = field(default_factory=SystemClock)
-    outcome_interval: float = 60.0
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    llm_client: ChatClient | None  # None unless an LLM analyst is configured
+    trading: TradingService | None  # None when trading is off (TRADEWIND_TRADING=false)
+    backtests: BacktestJobs
+    wall_clock: Clock = field(default_factory=SystemClock)
+
+    # the kernel's parts, by the names routes and tests use
+    @property
+    def clock(self) -> Clock:
+        return self.kernel.clock
+
+    @property
+    def bus(self) -> EventBus:
+        return self.kernel.bus
+
+    @property
+    def feed(self) -> CandleFeed:
+        return self.kernel.feed
+
+    @property
+    def broker(self) -> Broker:
+        return self.kernel.broker
+
+    @property
+    def streamer(self) -> MultiTimeframeStreamer:
+        return self.kernel.streamer
+
+    @property
+    def runtime(self) -> StreamerRuntime:
+        return self.kernel.runtime
+
+    @property
+    def recorder(self) -> CandleRecorder:
+        assert self.kernel.recorder is not None  # a server always records
+        return self.kernel.recorder
+
+    @property
+    def streamer_service(self) -> StreamerService:
+        return self.kernel.streamer_service
+
+    @property
+    def signals(self) -> SignalService:
+        return self.kernel.signals
+
+    @property
+    def queries(self) -> SignalQueries:
+        return self.kernel.queries
+
+    @property
+    def scorer(self) -> OutcomeScorer:
+        return self.kernel.scorer
+
+    @property
+    def scheduler(self) -> PeriodicAnalysis | None:
+        return self.kernel.periodic
+
+    @property
+    def engine(self) -> TradingEngine | None:
+        return self.kernel.engine
+
+    @property
+    def store(self) -> SqlCandleStore:
+        return self.candles
 
     async def start(self) -> None:
         self.hub.bind(asyncio.get_running_loop())
-        await self.runtime.start()
-        self._tasks.append(asyncio.create_task(self._score_outcomes(), name="outcome-scoring"))
-        if self.scheduler is not None:
-            self._tasks.append(asyncio.create_task(self.scheduler.run(), name="periodic-analysis"))
+        await self.kernel.start()
 
     async def stop(self) -> None:
-        await cancel_tasks(self._tasks)
-        await self.runtime.stop()
-        self.engine.dispose()
-
-    async def _score_outcomes(self) -> None:
-        """Score stored signals against the candles that followed them, once a minute."""
-        while True:
-            await asyncio.sleep(self.outcome_interval)
-            try:
-                await asyncio.to_thread(self.scorer.resolve_open)
-            except Exception:
-                log.exception("outcome scoring failed")
+        await self.backtests.stop()
+        await self.kernel.stop()
+        close = getattr(self.kernel.broker, "close", None)
+        if callable(close):
+            close()
+        self.database.dispose()
 
 
 def build_feed(settings: Settings, clock: Clock) -> CandleFeed:
@@ -106,6 +165,7 @@ def build_feed(settings: Settings, clock: Clock) -> CandleFeed:
             symbol=settings.replay_symbol or settings.symbols[0],
             timeframe=settings.replay_timeframe,
             speed=settings.replay_speed,
+            clock=clock if isinstance(clock, SimClock) else None,  # the replay is the simulated clock
         )
     if settings.feed == "ccxt":
         from tradewind.market.feeds.ccxt_feed import CcxtFeed
@@ -116,8 +176,8 @@ def build_feed(settings: Settings, clock: Clock) -> CandleFeed:
     from tradewind.market.feeds.alpaca_feed import AlpacaFeed
 
     return AlpacaFeed(
-        settings.alpaca_api_key,
-        settings.alpaca_secret_key,
+        settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else None,
+        settings.alpaca_secret_key.get_secret_value() if settings.alpaca_secret_key else None,
         poll_seconds=settings.alpaca_poll_seconds,
         data_url=settings.alpaca_data_url,
         clock=clock,
@@ -133,68 +193,143 @@ def _close_grace(settings: Settings, feed: CandleFeed) -> float | None:
     return settings.close_grace_seconds + 2 * (caps.poll_seconds or 0.0)
 
 
-def build_container(settings: Settings, *, clock: Clock | None = None, feed: CandleFeed | None = None) -> Container:
-    clock = clock or SystemClock()
+def build_container(settings: Settings, *, clock: Clock | None = None, feed: CandleFeed | None = None,
+                    broker: Broker | None = None) -> Container:
+    """Wire the server: the kernel on the system clock (on a simulated one that the replay
+    advances when the feed is a replay of history), the SQL stores, the analysts, the broker."""
+    if clock is None:
+        clock = SimClock() if settings.feed == "replay" else SystemClock()
     upgrade_database(settings.database_url)
-    engine = create_engine_for(settings.database_url)
-    store = SqlCandleStore(engine)
+    database = create_engine_for(settings.database_url)
+    candles = SqlCandleStore(database)
     bus = InProcessBus()
+    feed = feed or build_feed(settings, clock)
+    decisions = SqlDecisionLog(database)
+    rules = RulesAnalyst()
+    trading = settings.trading_settings
+    assets = build_assets(settings)
+    analysts: dict[str, Analyst] = {"rules": rules}
+    reflectors: dict[str, Reflector] = {}
+    llm_client: ChatClient | None = None
+    if settings.analyst == "llm" or any(asset.analyst == "llm" for asset in assets):
+        llm_client, llm = build_llm_analyst(settings, decisions=decisions, rules=rules, clock=SystemClock())
+        analysts["llm"] = llm
+        reflectors["llm"] = ModelReflector(llm.name, llm.review)
+    broker = broker or build_broker(settings, clock)
+    caps = feed.capabilities
+    config = KernelConfig(
+        symbols=_tracked(settings), timeframes=_timeframes(settings, assets), assets=assets,
+        buffer_size=settings.buffer_size, history_seconds=settings.history_hours * 3600,
+        close_grace=_close_grace(settings, feed), analysis_timeframes=settings.analysis_timeframes,
+        cache_ttl_seconds=settings.analysis_cache_seconds, horizons={**DEFAULT_HORIZONS, **settings.outcome_horizons},
+        max_candles=settings.analysis_max_candles, max_price_deviation=settings.analysis_max_price_deviation,
+        periodic_minutes=settings.analysis_interval_minutes, symbol_delay_seconds=settings.analysis_symbol_delay_seconds,
+        score_every_seconds=_score_every(settings, caps.wall_clock),
+        cash=trading.cash,
+        # a live candle closes a little after its period: decide once it has (the grace and two polls)
+        settle_seconds=(_close_grace(settings, feed) or 0.0) + 1.0 if caps.wall_clock else 0.0,
+        portfolio_risk=risk_profile(trading.risk), reflect_every=trading.reflect_every, trade=trading.enabled,
+    )
+    stores = Stores(signals=SqlSignalStore(database), trading=SqlTradingStore(database, clock=clock), candles=candles)
+    kernel = build_kernel(config, clock=clock, feed=feed, broker=broker, stores=stores, bus=bus, analysts=analysts,
+                          default_analyst=settings.analyst, market_view=rules, blocking=_in_thread,
+                          reflectors=reflectors)
+    hub = BroadcastHub(queue_size=settings.ws_queue_size, send_timeout=settings.ws_send_timeout_seconds)
+    service = None
+    if kernel.engine is not None:
+        service = TradingService(kernel.engine, stores.trading,
+                                 lambda symbol, tf, limit: kernel.streamer.candles(symbol, tf, limit))
+    backtests = BacktestJobs(
+        candles=lambda symbol, tf, start, end: candles.between(symbol, tf, start, end, limit=MAX_CANDLES + 1),
+        analysts=lambda: analysts, clock=SystemClock(),
+    )
+    return Container(settings, database, kernel, candles, decisions, hub, llm_client, service, backtests)
+
+
+def _score_every(settings: Settings, wall_clock: bool) -> float:
+    """Every minute, or every candle when candles are longer; on a replay every simulated hour (no
+    signal resolves sooner than its horizon, and a replay played flat out would mostly be scoring)."""
+    shortest = float(min(settings.timeframes, key=lambda tf: tf.seconds).seconds)
+    return max(60.0, shortest) if wall_clock else max(3600.0, shortest)
+
+
+async def _in_thread(work: Callable[[], T]) -> T:
+    """Blocking work (an analysis, a model call) off the event loop."""
+    return await asyncio.to_thread(work)
+
+
+def _tracked(settings: Settings) -> list[str]:
     symbols = list(settings.symbols)
     if settings.feed == "replay" and settings.replay_symbol and settings.replay_symbol not in symbols:
         symbols.append(settings.replay_symbol)
-    streamer = MultiTimeframeStreamer(
-        symbols, settings.timeframes, buffer_size=settings.buffer_size, bus=bus, clock=clock
-    )
-    feed = feed or build_feed(settings, clock)
-    recorder = CandleRecorder(store)
-    runtime = StreamerRuntime(
-        streamer,
-        feed,
-        store=store,
-        recorder=recorder,
-        clock=clock,
-        history_seconds=settings.history_hours * 3600,
-        close_grace=_close_grace(settings, feed),
-    )
-    streamer_service = StreamerService(streamer, runtime)
-    decisions = SqlDecisionLog(engine)
-    rules = RulesAnalyst()
-    llm_client, analyst = None, rules
-    if settings.analyst == "llm":
-        llm_client, analyst = build_llm_analyst(settings, decisions=decisions, rules=rules, clock=clock)
-    hub = BroadcastHub(
-        queue_size=settings.ws_queue_size, send_timeout=settings.ws_send_timeout_seconds, clock=clock
-    )
-    signal_store = SqlSignalStore(engine)
-    signals = SignalService(
-        analyst=analyst,
-        store=signal_store,
-        clock=clock,
-        cache_ttl_seconds=settings.analysis_cache_seconds,
-        horizons={**DEFAULT_HORIZONS, **settings.outcome_horizons},
-        market_view=rules,
-        streamed_candles=lambda symbol, tfs: streamer_service.closed_bars(symbol, list(tfs or settings.analysis_timeframes)),
-        streamed_marker=lambda symbol: streamer_service.closed_marker(symbol, settings.analysis_timeframes),
-        max_candles=settings.analysis_max_candles,
-        max_price_deviation=settings.analysis_max_price_deviation,
-        bus=bus,
-    )
-    queries = SignalQueries(store=signal_store, service=signals, clock=clock)
-    scorer = OutcomeScorer(store=signal_store, candles=store)
-    scheduler = None
-    if settings.analysis_interval_minutes > 0:
-        scheduler = PeriodicAnalysis(
-            signals,
-            symbols=lambda: streamer.symbols,
-            interval_seconds=settings.analysis_interval_minutes * 60,
-            symbol_delay_seconds=settings.analysis_symbol_delay_seconds,
-            ready=lambda: runtime.running,
-            clock=clock,
-        )
-    return Container(
-        settings, engine, store, bus, streamer, feed, runtime, recorder, streamer_service, signals, queries, scorer,
-        decisions, hub, scheduler, llm_client, clock,
-    )
+    return symbols
+
+
+def _timeframes(settings: Settings, assets: Sequence[AssetConfig]) -> list[Timeframe]:
+    """The streamed timeframes and each asset's; with a replay only those its candles build
+    (a timeframe shorter than the file's would never close a candle)."""
+    wanted = {*settings.timeframes, *(asset.timeframe for asset in assets)}
+    if settings.feed == "replay":
+        base = settings.replay_timeframe.seconds
+        wanted = {tf for tf in wanted if tf.seconds >= base and tf.seconds % base == 0} | {settings.replay_timeframe}
+    return sorted(wanted, key=lambda tf: tf.seconds)
+
+
+ASSET_KEYS = ("symbol", "timeframe", "interval_minutes", "strategy", "params", "analyst", "risk", "risk_overrides",
+              "paused")
+
+
+def build_assets(settings: Settings) -> list[AssetConfig]:
+    """The traded assets: ``TRADEWIND_TRADING_ASSETS`` (each key checked and named), or every
+    tracked symbol with the ``TRADEWIND_TRADING_*`` defaults."""
+    trading = settings.trading_settings
+    if not trading.enabled:
+        return []
+    defaults = {"timeframe": trading.timeframe, "interval_minutes": trading.interval_minutes,
+                "strategy": trading.strategy, "params": {}, "analyst": trading.analyst, "risk": trading.risk,
+                "risk_overrides": {}, "paused": False}
+    given = trading.assets or tuple({"symbol": symbol} for symbol in _tracked(settings))
+    assets: dict[str, AssetConfig] = {}
+    analysts = ("rules", "llm") if "llm" in (settings.analyst, trading.analyst) or any(
+        a.get("analyst") == "llm" for a in given) else ("rules",)
+    for index, raw in enumerate(given):
+        where = f"TRADEWIND_TRADING_ASSETS[{index}]"
+        unknown = [key for key in raw if key not in ASSET_KEYS]
+        if unknown:
+            raise ValidationError(f"{where}: unknown key {excerpt(unknown[0])} (use {', '.join(ASSET_KEYS)})",
+                                  field="trading_assets")
+        if "symbol" not in raw:
+            raise ValidationError(f"{where}: symbol is required", field="trading_assets")
+        values = {**defaults, **raw}
+        try:
+            values["symbol"] = normalize_symbol(str(values["symbol"]))
+            values["timeframe"] = parse_timeframe(values["timeframe"], field="timeframe")
+            for key in ("params", "risk_overrides"):
+                if not isinstance(values[key], dict):
+                    raise ValidationError(f"{key} must be an object", field=key)
+            config = AssetConfig(**values)
+            check_asset(config, analysts=analysts)
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc}", field="trading_assets") from None
+        if config.symbol in assets:
+            raise ValidationError(f"{where}: {config.symbol} is listed twice", field="trading_assets")
+        assets[config.symbol] = config
+    return list(assets.values())
+
+
+def build_broker(settings: Settings, clock: Clock) -> Broker:
+    """The paper broker by default; Alpaca's (paper unless live money is confirmed twice)."""
+    trading, chosen = settings.trading_settings, settings.broker_settings
+    if chosen.name == "paper":
+        return PaperBroker(cash=trading.cash, fee_rate=trading.fee, slippage=trading.slippage)
+    from tradewind.adapters.alpaca_broker import AlpacaBroker
+
+    if chosen.alpaca_api_key is None or chosen.alpaca_secret_key is None:
+        raise ValidationError("TRADEWIND_BROKER=alpaca needs TRADEWIND_ALPACA_API_KEY and TRADEWIND_ALPACA_SECRET_KEY",
+                              field="broker")
+    return AlpacaBroker(chosen.alpaca_api_key.get_secret_value(), chosen.alpaca_secret_key.get_secret_value(),
+                        paper=chosen.alpaca_paper, live_confirmed=chosen.live_confirmed,
+                        base_url=chosen.alpaca_trading_url, clock=clock)
 
 
 def build_llm_analyst(

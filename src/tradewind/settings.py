@@ -1,12 +1,18 @@
 """Typed settings from ``TRADEWIND_*`` environment variables and an optional ``.env`` file.
 
-Only ``bootstrap.py`` and ``cli.py`` read them; everything below receives plain arguments.
+The environment is flat (``TRADEWIND_LLM_MODEL``, ``TRADEWIND_TRADING_CASH``: the names users set
+and the README documents); each component reads its own typed, frozen part of it
+(``settings.llm``, ``settings.trading``, ``settings.broker``), never the whole. Every key is a
+``SecretStr``, so no repr, log or error shows it. Only ``bootstrap.py`` and ``cli.py`` read
+settings; everything below receives plain arguments.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -14,7 +20,19 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from tradewind.domain import Timeframe, normalize_symbol, parse_timeframe
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["DEFAULT_SYMBOLS", "Settings", "describe_settings_error", "load_settings"]
+__all__ = [
+    "DEFAULT_SYMBOLS",
+    "LIVE_CONFIRMATION",
+    "BrokerSettings",
+    "LLMSettings",
+    "Settings",
+    "TradingSettings",
+    "describe_settings_error",
+    "load_settings",
+]
+
+LIVE_CONFIRMATION = "I accept real-money risk"
+"""What ``TRADEWIND_LIVE_TRADING_CONFIRM`` must say, besides ``TRADEWIND_LIVE_TRADING=true``."""
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "ADAUSDT", "DOTUSDT", "XRPUSDT", "LINKUSDT")
 
@@ -50,8 +68,8 @@ class Settings(BaseSettings):
     ccxt_exchange: str = "binance"
     ccxt_poll_seconds: float = Field(default=5.0, gt=0)
     ccxt_base_url: str | None = None
-    alpaca_api_key: str | None = None
-    alpaca_secret_key: str | None = None
+    alpaca_api_key: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
     alpaca_data_url: str | None = None
     alpaca_poll_seconds: float = Field(default=5.0, gt=0)
 
@@ -89,9 +107,9 @@ class Settings(BaseSettings):
     analyst: Literal["rules", "llm"] = "rules"
     llm_base_url: str | None = Field(None, description="OpenAI-compatible server; unset = api.openai.com")
     llm_model: str = "gpt-4o-mini"
-    llm_api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    llm_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY", "TRADEWIND_OPENAI_API_KEY"))
-    openai_backup_api_keys: Annotated[list[str], NoDecode] = Field(
+    openai_backup_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("OPENAI_BACKUP_API_KEYS", "TRADEWIND_OPENAI_BACKUP_API_KEYS")
     )
     llm_timeout: float = Field(default=30.0, gt=0, le=3600, description="seconds per model call; a CPU server may need minutes")
@@ -109,6 +127,27 @@ class Settings(BaseSettings):
         default_factory=dict, description='USD per 1M input/output tokens, JSON: {"my-model": [0.2, 0.8]}'
     )
     llm_offline: bool = Field(default=False, description="answer only from the decision log's cache")
+
+    trading: bool = Field(default=True, description="run the trading engine (paper by default) in serve")
+    trading_assets: Annotated[list[dict[str, Any]], NoDecode] = Field(
+        default_factory=list,
+        description='assets traded, JSON: [{"symbol": "BTCUSDT", "strategy": "sma-cross", "params": {"fast": 10}}]; '
+                    "empty = every tracked symbol with the defaults below",
+    )
+    trading_timeframe: Timeframe = Timeframe.M15
+    trading_interval_minutes: int = Field(default=15, ge=1, le=60)
+    trading_strategy: str = "signal-follower"
+    trading_analyst: Literal["rules", "llm"] = Field(default="rules", description="the default assets' analyst")
+    trading_risk: str = "moderate"
+    trading_cash: float = Field(default=10_000.0, gt=0, le=1e12)
+    trading_fee: float = Field(default=0.001, ge=0, lt=0.5, description="fee per fill, a fraction of its value")
+    trading_slippage: float = Field(default=0.0005, ge=0, lt=0.5, description="fill price moved against the trader")
+    trading_reflect_every: int = Field(default=5, ge=0, le=1000, description="closed trades between reflections; 0 = never")
+    broker: Literal["paper", "alpaca"] = "paper"
+    alpaca_paper: bool = Field(default=True, description="Alpaca's paper endpoint; false trades real money")
+    alpaca_trading_url: str | None = Field(None, description="another trading REST root (a proxy or a test server)")
+    live_trading: bool = Field(default=False, description="allow a non-paper broker endpoint (real money)")
+    live_trading_confirm: str | None = Field(None, description=f'must be "{LIVE_CONFIRMATION}" as well')
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -143,16 +182,70 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _llm_reachable(self) -> Settings:
-        if self.analyst == "llm" and self.llm_base_url is None and not self.api_keys():
+        if "llm" in (self.analyst, self.trading_analyst) and self.llm_base_url is None and not self.api_keys():
             raise ValueError(
-                "TRADEWIND_ANALYST=llm needs OPENAI_API_KEY (for OpenAI) or TRADEWIND_LLM_BASE_URL (a local server)"
+                "TRADEWIND_ANALYST=llm (or TRADEWIND_TRADING_ANALYST=llm) needs OPENAI_API_KEY (for OpenAI) or TRADEWIND_LLM_BASE_URL (a local server)"
             )
         return self
 
     def api_keys(self) -> list[str]:
         """The key pool in order: the seed's primary and backups, then TRADEWIND_LLM_API_KEYS."""
-        primary = [self.openai_api_key.get_secret_value()] if self.openai_api_key else []
-        return list(dict.fromkeys(k for k in primary + self.openai_backup_api_keys + self.llm_api_keys if k))
+        keys = ([self.openai_api_key] if self.openai_api_key else []) + self.openai_backup_api_keys + self.llm_api_keys
+        return list(dict.fromkeys(k.get_secret_value() for k in keys if k.get_secret_value()))
+
+    @field_validator("trading_assets", mode="before")
+    @classmethod
+    def _assets(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return []
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"must be a JSON list of asset objects ({exc.msg})") from None
+        if isinstance(value, list) and not all(isinstance(item, dict) for item in value):
+            raise ValueError('must be a JSON list of objects like {"symbol": "BTCUSDT"}')
+        return value
+
+    @model_validator(mode="after")
+    def _live_money(self) -> Settings:
+        if self.broker == "alpaca" and not self.alpaca_paper and not (
+            self.live_trading and self.live_trading_confirm == LIVE_CONFIRMATION
+        ):
+            raise ValueError(
+                "TRADEWIND_ALPACA_PAPER=false trades real money: it also needs TRADEWIND_LIVE_TRADING=true and "
+                f'TRADEWIND_LIVE_TRADING_CONFIRM="{LIVE_CONFIRMATION}"'
+            )
+        return self
+
+    # --- each component's part -------------------------------------------------------------------
+    @property
+    def llm(self) -> LLMSettings:
+        return LLMSettings(
+            model=self.llm_model, base_url=self.llm_base_url, api_keys=tuple(SecretStr(k) for k in self.api_keys()),
+            timeout=self.llm_timeout, max_retries=self.llm_max_retries, request_delay=self.llm_request_delay,
+            prices=dict(self.llm_prices), offline=self.llm_offline, prompt_budget=self.llm_prompt_budget or None,
+            max_tokens=self.llm_max_tokens,
+        )
+
+    @property
+    def trading_settings(self) -> TradingSettings:
+        return TradingSettings(
+            enabled=self.trading, assets=tuple(self.trading_assets), timeframe=self.trading_timeframe,
+            interval_minutes=self.trading_interval_minutes, strategy=self.trading_strategy,
+            analyst=self.trading_analyst, risk=self.trading_risk,
+            cash=self.trading_cash, fee=self.trading_fee, slippage=self.trading_slippage,
+            reflect_every=self.trading_reflect_every,
+        )
+
+    @property
+    def broker_settings(self) -> BrokerSettings:
+        return BrokerSettings(
+            name=self.broker, alpaca_api_key=self.alpaca_api_key, alpaca_secret_key=self.alpaca_secret_key,
+            alpaca_paper=self.alpaca_paper, alpaca_trading_url=self.alpaca_trading_url,
+            live_confirmed=self.live_trading and self.live_trading_confirm == LIVE_CONFIRMATION,
+        )
+
 
     @field_validator("outcome_horizons", mode="before")
     @classmethod
@@ -177,6 +270,45 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    model: str
+    base_url: str | None
+    api_keys: tuple[SecretStr, ...]
+    timeout: float
+    max_retries: int
+    request_delay: float
+    prices: dict[str, tuple[float, float]]
+    offline: bool
+    prompt_budget: int | None
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class TradingSettings:
+    enabled: bool
+    assets: tuple[dict[str, Any], ...]
+    timeframe: Timeframe
+    interval_minutes: int
+    strategy: str
+    analyst: str
+    risk: str
+    cash: float
+    fee: float
+    slippage: float
+    reflect_every: int
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    name: Literal["paper", "alpaca"]
+    alpaca_api_key: SecretStr | None
+    alpaca_secret_key: SecretStr | None
+    alpaca_paper: bool
+    alpaca_trading_url: str | None
+    live_confirmed: bool
 
 
 def describe_settings_error(error: ValidationError) -> str:

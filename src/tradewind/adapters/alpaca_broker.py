@@ -81,6 +81,7 @@ class AlpacaBroker:
     """Orders on Alpaca's trading API through alpaca-py; see the module docstring for the mapping."""
 
     protective_orders = False
+    remote = True
 
     def __init__(
         self,

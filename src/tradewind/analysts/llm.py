@@ -132,6 +132,52 @@ class LLMAnalyst:
             return self._fallback(reference, prompt, "offline: no logged answer for this input", transient=False)
         return _Decide(self, request, prompt, reference, key, replay, entry).run()
 
+    def review(self, symbol: str, question: str) -> str:
+        """A short free-text review (a trading reflection): one capped, logged model call, answered
+        from the log when the same question was asked before; raises when the model fails."""
+        messages: list[Message] = [
+            {"role": "system", "content": "You are a trading analyst reviewing your own recent trades. Reply with "
+                                          'JSON only: {"review": "<at most three sentences>"}.'},
+            {"role": "user", "content": question},
+        ]
+        key = prompt_hash(self.client.model, messages)
+        if self.use_cache and self.decisions is not None:
+            same = self.decisions.cached(self.client.model, key)
+            if same is not None and same.parsed is not None and isinstance(same.parsed.get("review"), str):
+                return str(same.parsed["review"])
+        if self.offline:
+            raise LLMError(f"offline: no logged review for this question ({self.client.model})", kind="not_configured")
+        result: ChatResult | None = None
+        parsed: dict[str, Any] | None = None
+        error: str | None = None
+        try:
+            result = self.call(messages, schema=REVIEW_SCHEMA, prompt_tokens=None)
+            parsed = _review(result.text)
+            if parsed is None:
+                error = "the answer was not a JSON object with a review"
+        except LLMError as exc:
+            error = str(exc)[:500]
+        if self.decisions is not None:
+            try:
+                self.decisions.record(Decision(
+                    decision_id="dec_" + uuid.uuid4().hex[:20], created_at=datetime.fromtimestamp(self.clock.now(), timezone.utc),
+                    analyst=self.name, symbol=symbol, timeframe=None, input_hash=key, prompt_hash=key,
+                    prompt=list(messages), model=self.client.model,
+                    raw_response=result.text if result is not None else None, parsed=parsed,
+                    source="llm" if parsed is not None else "rules_fallback",
+                    latency_ms=result.latency_ms if result is not None else None,
+                    prompt_tokens=result.prompt_tokens if result is not None else None,
+                    completion_tokens=result.completion_tokens if result is not None else None,
+                    total_tokens=result.total_tokens if result is not None else None,
+                    cost_usd=self.cost(result) if result is not None else None, error=error,
+                    prompt_detail="reflection", finish_reason=result.finish_reason if result is not None else None,
+                ))
+            except Exception:  # the log must never turn an answer into an error
+                log.exception("could not record a reflection call")
+        if parsed is None:
+            raise LLMError(error or "no review", kind="invalid_response")
+        return str(parsed["review"])
+
     # --- helpers ---------------------------------------------------------------------------------
     def call(self, messages: list[Message], *, schema: dict[str, Any], prompt_tokens: int | None) -> ChatResult:
         """One capped model call, after checking the spend limit; counts what it cost."""
@@ -297,6 +343,25 @@ class _Decide:
             a.decisions.record(decision)
         except Exception:  # the log must never turn an answer into an error
             log.exception("could not record decision %s", decision.decision_id)
+
+
+REVIEW_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["review"],
+    "properties": {"review": {"type": "string", "minLength": 1, "maxLength": 2000}},
+}
+
+
+def _review(text: str | None) -> dict[str, Any] | None:
+    """``{"review": str}`` from a model's answer (JSON, perhaps wrapped in prose), else None."""
+    if not text:
+        return None
+    start, end = text.find("{"), text.rfind("}")
+    try:
+        value = json.loads(text[start:end + 1]) if 0 <= start < end else None
+    except ValueError:
+        return None
+    review = value.get("review") if isinstance(value, dict) else None
+    return {"review": review.strip()[:2000]} if isinstance(review, str) and review.strip() else None
 
 
 def _prompt_extras(prompt: Prompt) -> dict[str, object]:

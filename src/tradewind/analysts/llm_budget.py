@@ -21,7 +21,7 @@ from tradewind.analysts.base import AnalysisRequest
 from tradewind.analysts.llm import LLMAnalyst
 from tradewind.analysts.pricing import cost_usd
 
-__all__ = ["CostEstimate", "estimate_run"]
+__all__ = ["RunEstimator", "CostEstimate", "estimate_run"]
 
 
 @dataclass(frozen=True)
@@ -49,31 +49,47 @@ class CostEstimate:
 
 
 def estimate_run(analyst: LLMAnalyst, requests: Iterable[AnalysisRequest]) -> CostEstimate:
-    model = analyst.client.model
-    total = cached = 0
-    first_uncached: AnalysisRequest | None = None
+    estimator = RunEstimator(analyst)
     for request in requests:
-        total += 1
-        hit = analyst.decisions.replay(model, analyst.replay_key(request)) if analyst.decisions else None
+        estimator.add(request)
+    return estimator.result()
+
+
+class RunEstimator:
+    """An estimate built one request at a time, so a replay can feed it without keeping every
+    request (each holds its candle windows) in memory."""
+
+    def __init__(self, analyst: LLMAnalyst) -> None:
+        self.analyst = analyst
+        self.total = self.cached = 0
+        self.first_uncached: AnalysisRequest | None = None
+
+    def add(self, request: AnalysisRequest) -> None:
+        analyst = self.analyst
+        self.total += 1
+        hit = analyst.decisions.replay(analyst.client.model, analyst.replay_key(request)) if analyst.decisions else None
         if hit is not None:
-            cached += 1
-        elif first_uncached is None:
-            first_uncached = request
-    analyses = total - cached
-    history = _history(analyst)
-    repair_rate = history.get("repair_rate")
-    completion = history.get("completion_tokens") or analyst.max_tokens
-    calls = analyses * (1.0 + (repair_rate or 0.0))
-    prompt_tokens: int | None = None
-    counted = False
-    per_call: float | None = None
-    if first_uncached is not None:
-        prompt, _ = analyst.prompt_for(first_uncached)
-        prompt_tokens, counted = prompt.tokens, prompt.counted
-        per_call = cost_usd(model, prompt_tokens, completion, analyst.prices)
-    total_cost = 0.0 if analyses == 0 else (None if per_call is None else per_call * calls)
-    return CostEstimate(total, cached, analyses, calls, repair_rate, prompt_tokens, counted, completion, per_call,
-                        total_cost)
+            self.cached += 1
+        elif self.first_uncached is None:
+            self.first_uncached = request
+
+    def result(self) -> CostEstimate:
+        analyst, model = self.analyst, self.analyst.client.model
+        analyses = self.total - self.cached
+        history = _history(analyst)
+        repair_rate = history.get("repair_rate")
+        completion = history.get("completion_tokens") or analyst.max_tokens
+        calls = analyses * (1.0 + (repair_rate or 0.0))
+        prompt_tokens: int | None = None
+        counted = False
+        per_call: float | None = None
+        if self.first_uncached is not None:
+            prompt, _ = analyst.prompt_for(self.first_uncached)
+            prompt_tokens, counted = prompt.tokens, prompt.counted
+            per_call = cost_usd(model, prompt_tokens, completion, analyst.prices)
+        total_cost = 0.0 if analyses == 0 else (None if per_call is None else per_call * calls)
+        return CostEstimate(self.total, self.cached, analyses, calls, repair_rate, prompt_tokens, counted, completion,
+                            per_call, total_cost)
 
 
 def _history(analyst: LLMAnalyst) -> dict[str, float | int]:

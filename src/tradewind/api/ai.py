@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tradewind import __version__
@@ -23,13 +22,12 @@ from tradewind.api.ai_schemas import (
     StrategyRecommendationsBody,
     seed_fields,
 )
-from tradewind.api.deps import ContainerDep
+from tradewind.api.deps import AdminDep, ContainerDep
 from tradewind.api.body import read_json
 from tradewind.api.request_route import RequestRoute, request_body
 from tradewind.api.service_info import periodic_analysis
 from tradewind.api.signal_documents import signal_document
 from tradewind.bootstrap import Container
-from tradewind.domain.errors import Forbidden
 from tradewind.domain.signal import STRATEGIES
 from tradewind.signals.service import AnalysisResult
 
@@ -38,17 +36,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/ai", tags=["ai"])
 
 
-async def require_admin(container: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    """The seam for destructive endpoints: with ``TRADEWIND_ADMIN_TOKEN`` set, a matching
-    ``Authorization: Bearer <token>`` is required; real user auth will plug in here."""
-    token = container.settings.admin_token
-    if token is None:
-        return
-    if not secrets.compare_digest((authorization or "").encode(), f"Bearer {token.get_secret_value()}".encode()):
-        raise Forbidden("this endpoint needs the admin credential (Authorization: Bearer <TRADEWIND_ADMIN_TOKEN>)")
-
-
-AdminDep = Annotated[None, Depends(require_admin)]
 
 
 def _json(body: object) -> Response:

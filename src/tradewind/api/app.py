@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from tradewind import __version__
-from tradewind.api import ai, ai_logs, debug, service_info, streamer, ws
+from tradewind.api import ai, ai_logs, debug, service_info, streamer, trading, ws
 from tradewind.api.body_limit import BodyLimit
 from tradewind.api.errors import install_error_handlers
 from tradewind.api.request_route import openapi_models
@@ -25,7 +25,8 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        unbridge = ws.bridge(container.bus, container.hub)
+        engine = container.engine
+        unbridge = ws.bridge(container.bus, container.hub, (lambda: tuple(engine.assets)) if engine else tuple)
         await container.start()
         try:
             yield
@@ -36,7 +37,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app = FastAPI(
         title="tradewind",
         version=__version__,
-        description="Multi-timeframe market data and (soon) AI trading analysis. Seeds: streamer API.",
+        description="Multi-timeframe market data, AI trading analysis, paper trading and backtests.",
         lifespan=lifespan,
     )
     app.state.container = container
@@ -48,6 +49,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.include_router(ai.router)
     app.include_router(debug.router)
     app.include_router(ai_logs.router)
+    app.include_router(trading.router)
     app.include_router(ws.router)
     _document_request_bodies(app)
     return app

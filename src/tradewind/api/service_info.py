@@ -73,7 +73,7 @@ def _analyst(container: Container) -> str:
 
 @router.get("/health", summary="Service health with storage and streamer status")
 async def health(container: ContainerDep) -> Response:
-    connected = await asyncio.to_thread(check_connection, container.engine)
+    connected = await asyncio.to_thread(check_connection, container.database)
     runtime = container.runtime
     interval, periodic = periodic_analysis(container)
     llm = llm_state(container)
@@ -89,14 +89,24 @@ async def health(container: ContainerDep) -> Response:
             "llm": llm,
             "analyst": container.signals.analyst.name,
             "mongodb_connected": connected,
-            "database": {"dialect": container.engine.dialect.name, "connected": connected},
+            "database": {"dialect": container.database.dialect.name, "connected": connected},
             "streamer": {"state": runtime.state, "feed": runtime.feed.name, "error": runtime.error},
             "analysis_interval_minutes": interval,
             "periodic_analysis": periodic,
             "websocket": container.hub.stats(),
             "supported_symbols": container.streamer.symbols,
+            "trading": trading_state(container),
         }
     )
+
+
+def trading_state(container: Container) -> dict[str, object]:
+    """Whether the engine trades, on which broker, and the book's headline figures."""
+    engine = container.engine
+    if engine is None:
+        return {"enabled": False}
+    return {"enabled": True, "broker": container.broker.name, "assets": len(engine.assets),
+            "halted": engine.portfolio.halted, "equity": engine.portfolio.equity()}
 
 
 @router.get("/", summary="Service information and the endpoints that exist")
@@ -132,7 +142,7 @@ async def root(container: ContainerDep) -> Response:
             "features": {
                 "gpt4_enabled": container.llm_client is not None,
                 "mongodb_storage": False,
-                "sql_storage": container.engine.dialect.name,
+                "sql_storage": container.database.dialect.name,
                 "websocket_broadcasting": True,
                 "periodic_analysis": interval is not None,
                 "analysis_interval_minutes": interval,

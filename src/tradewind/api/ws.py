@@ -18,31 +18,54 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from tradewind.adapters.broadcast import SIGNALS, SLOW_CLIENT_CODE, BroadcastHub, Subscriber, candles_channel, parse_channels
+from tradewind.adapters.broadcast import (
+    SIGNALS,
+    SLOW_CLIENT_CODE,
+    BroadcastHub,
+    Subscriber,
+    candles_channel,
+    parse_channels,
+    trading_channel,
+)
 from tradewind.api.signal_documents import signal_message
 from tradewind.bootstrap import Container
 from tradewind.domain.errors import ValidationError
-from tradewind.domain.events import CandleClosed, SignalCreated
+from tradewind.domain.events import (
+    CandleClosed,
+    DrawdownAlert,
+    OrderFilled,
+    PositionChanged,
+    ReflectionCreated,
+    RiskDenied,
+    SignalCreated,
+    StatisticsUpdated,
+    TradeClosed,
+)
 from tradewind.domain.excerpt import excerpt
 from tradewind.domain.ports import EventBus
+from tradewind.trading.analytics import trade_dict
+from tradewind.trading.engine import PORTFOLIO
+from tradewind.trading.service import position_dict
 
-__all__ = ["bridge", "router"]
+__all__ = ["bridge", "router", "trading_bridge"]
 
 router = APIRouter(tags=["websocket"])
 
 CONNECTED = "Connected to AI Trading Service"
 
 
-def bridge(bus: EventBus, hub: BroadcastHub) -> Callable[[], None]:
+def bridge(bus: EventBus, hub: BroadcastHub, symbols: Callable[[], Iterable[str]] = tuple) -> Callable[[], None]:
     """Put the bus's events on the hub's channels in the seeds' shapes; returns the unsubscribe.
 
     New signals go to ``signals`` as ``AISignalReceived``, closed candles to ``candles:{SYMBOL}:{tf}``
-    as ``CandleClosed``. Only the API does this: a backtest's kernel has no one to tell.
+    as ``CandleClosed``, the engine's events to ``trading:{SYMBOL}`` (see ``trading_bridge``). Only
+    the API does this: a backtest's kernel has no one to tell.
     """
 
     def on_signal(event: object) -> None:
@@ -54,13 +77,75 @@ def bridge(bus: EventBus, hub: BroadcastHub) -> Callable[[], None]:
             data = {"symbol": event.symbol, "timeframe": event.timeframe.value, "candle": event.candle.to_dict()}
             hub.publish(candles_channel(event.symbol, event.timeframe), "CandleClosed", data)
 
-    undo = [bus.subscribe(SignalCreated.topic, on_signal), bus.subscribe(CandleClosed.topic, on_candle)]
+    undo = [bus.subscribe(SignalCreated.topic, on_signal), bus.subscribe(CandleClosed.topic, on_candle),
+            *trading_bridge(bus, hub, symbols)]
 
     def unsubscribe() -> None:
         for step in undo:
             step()
 
     return unsubscribe
+
+
+def trading_bridge(bus: EventBus, hub: BroadcastHub, symbols: Callable[[], Iterable[str]]) -> list[Callable[[], None]]:
+    """The engine's events on ``trading:{SYMBOL}``, each with its ``type``: ``TradeOpened``,
+    ``TradeClosed``, ``OrderFilled``, ``PositionUpdate`` (after a fill and at every closed candle:
+    the P&L), ``StatisticsUpdate``, ``RiskDenied``, ``DrawdownAlert`` and ``ReflectionCreated``.
+    What concerns the whole book (the kill switch, drawdown alerts) goes to every traded symbol."""
+    holding: set[str] = set()
+
+    def send(symbol: str, type_: str, data: dict[str, Any]) -> None:
+        targets = list(symbols()) if symbol == PORTFOLIO else [symbol]
+        for target in targets:
+            hub.publish(trading_channel(target), type_, data)
+
+    def on_fill(event: object) -> None:
+        if isinstance(event, OrderFilled):
+            fill = event.fill
+            send(fill.symbol, "OrderFilled", {
+                "symbol": fill.symbol, "client_order_id": fill.client_order_id, "side": fill.side,
+                "quantity": fill.quantity, "price": fill.price, "fee": fill.fee, "time": fill.time,
+                "reason": fill.reason, "equity": event.equity})
+
+    def on_position(event: object) -> None:
+        if not isinstance(event, PositionChanged):
+            return
+        position = event.position
+        data = {"symbol": event.symbol, "unrealized_pnl": event.unrealized_pnl, "realized_pnl": event.realized_pnl,
+                "position": position_dict(position, None) if position is not None else None}
+        if position is not None and event.symbol not in holding:
+            holding.add(event.symbol)
+            send(event.symbol, "TradeOpened", data)
+        elif position is None:
+            holding.discard(event.symbol)
+        send(event.symbol, "PositionUpdate", data)
+
+    def on_trade(event: object) -> None:
+        if isinstance(event, TradeClosed):
+            send(event.trade.symbol, "TradeClosed", trade_dict(event.trade))
+
+    def on_statistics(event: object) -> None:
+        if isinstance(event, StatisticsUpdated):
+            send(event.symbol, "StatisticsUpdate", {"symbol": event.symbol, "statistics": dict(event.statistics)})
+
+    def on_risk(event: object) -> None:
+        if isinstance(event, RiskDenied):
+            send(event.symbol, "RiskDenied", {"symbol": event.symbol, "reason": event.reason,
+                                              "detail": event.detail, "time": event.time})
+
+    def on_drawdown(event: object) -> None:
+        if isinstance(event, DrawdownAlert):
+            send(PORTFOLIO, "DrawdownAlert", {"drawdown": event.drawdown, "level": event.level,
+                                              "equity": event.equity, "halted": event.halted, "time": event.time})
+
+    def on_reflection(event: object) -> None:
+        if isinstance(event, ReflectionCreated):
+            send(event.symbol, "ReflectionCreated", dict(event.reflection))
+
+    return [bus.subscribe(OrderFilled.topic, on_fill), bus.subscribe(PositionChanged.topic, on_position),
+            bus.subscribe(TradeClosed.topic, on_trade), bus.subscribe(StatisticsUpdated.topic, on_statistics),
+            bus.subscribe(RiskDenied.topic, on_risk), bus.subscribe(DrawdownAlert.topic, on_drawdown),
+            bus.subscribe(ReflectionCreated.topic, on_reflection)]
 
 
 @router.websocket("/ws")

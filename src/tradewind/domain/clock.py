@@ -110,6 +110,7 @@ class SimClock:
     def _asleep(self, task: asyncio.Task[object]) -> None:
         if task in self._awake:
             self._awake.discard(task)
+            task.remove_done_callback(self._finished)  # one per wake, or a long-lived loop gathers them for good
             if not self._awake and self._quiet is not None:
                 self._quiet.set()
 

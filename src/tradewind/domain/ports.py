@@ -107,12 +107,15 @@ class Broker(Protocol):
     ``protective_orders`` is a capability: True when the broker holds ``stop`` and ``limit`` orders
     itself and fills them from the market (the paper broker does, from each candle's range); when
     False the engine watches the levels on every closed candle and sends a market order instead.
+    ``remote`` says every call goes over the network (Alpaca): the engine runs them in a worker
+    thread, one operation at a time.
     ``submit`` raises ``OrderRejected`` with the broker's reason; a second submission of the same
     ``client_order_id`` is ignored, so a retry never doubles an order.
     """
 
     name: str
     protective_orders: bool
+    remote: bool  # every call crosses the network and blocks: the engine makes them off the event loop
 
     def submit(self, order: Order) -> None: ...
 

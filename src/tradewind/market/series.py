@@ -16,6 +16,7 @@ import orjson
 from tradewind.domain.candle import Candle
 from tradewind.domain.timeframe import Timeframe
 from tradewind.domain.bars import Bars
+from tradewind.market.columns import ColumnRing
 
 __all__ = ["CandleSeries", "encode_candle"]
 
@@ -36,7 +37,7 @@ class CandleSeries:
 
     __slots__ = (
         "_close", "_end", "_first", "_forming_json", "_high", "_joined", "_last", "_low", "_open", "_snap", "_spread",
-        "_time", "_volume", "closed", "encoded", "floor", "on_close", "seconds", "timeframe",
+        "_time", "_volume", "closed", "columns", "encoded", "floor", "on_close", "seconds", "timeframe",
     )
 
     def __init__(self, timeframe: Timeframe, size: int, on_close: OnClose) -> None:
@@ -44,6 +45,7 @@ class CandleSeries:
         self.seconds = timeframe.seconds
         self.closed: deque[Candle] = deque(maxlen=size)
         self.encoded: deque[bytes] = deque(maxlen=size)
+        self.columns = ColumnRing(size)  # the same closed candles as arrays, for analysis
         self.on_close = on_close
         self.floor = -1  # earliest open time still accepted; older data is dropped
         self._time = -1  # open time of the forming candle, -1 when none
@@ -205,6 +207,7 @@ class CandleSeries:
             closed = candle.as_closed()
             self.closed.append(closed)
             self.encoded.append(encode_candle(closed))
+            self.columns.append(closed)
         self._joined.clear()
         if candles:
             self.floor = max(self.floor, candles[-1].time + self.seconds)
@@ -271,6 +274,7 @@ class CandleSeries:
         candle = self._merged(closed=True)
         self.closed.append(candle)
         self.encoded.append(encode_candle(candle))
+        self.columns.append(candle)
         self._joined.clear()
         self.floor = candle.time + self.seconds
         self._time = -1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from tradewind.domain.bars import Bars, bars_from_candles
+from tradewind.domain.bars import Bars
 from tradewind.domain.errors import StreamerNotInitialized, StreamerNotRunning, ValidationError
 from tradewind.domain.ports import CandleFeed
 from tradewind.domain.symbol import normalize_symbol
@@ -61,21 +61,15 @@ class StreamerService:
         canonical = normalize_symbol(symbol)
         out: dict[Timeframe, Bars] = {}
         for timeframe in timeframes:
-            closed = streamer.series(canonical, timeframe).closed
-            take = min(limit, len(closed))
-            if take:
-                out[timeframe] = bars_from_candles([closed[i] for i in range(len(closed) - take, len(closed))])
+            bars = streamer.series(canonical, timeframe).columns.tail(limit)  # read-only: closed candles are final
+            if len(bars):
+                out[timeframe] = bars
         return out
 
     def closed_series(self, symbol: str, timeframe: Timeframe, limit: int) -> Bars:
         """The newest ``limit`` closed candles of one timeframe, read-only: what a strategy sees."""
         streamer = self.require_running()
-        closed = streamer.series(normalize_symbol(symbol), timeframe).closed
-        take = min(limit, len(closed))
-        bars = bars_from_candles([closed[i] for i in range(len(closed) - take, len(closed))])
-        for column in bars:
-            column.flags.writeable = False
-        return bars
+        return streamer.series(normalize_symbol(symbol), timeframe).columns.tail(limit)
 
     def closed_marker(self, symbol: str, timeframes: list[Timeframe]) -> tuple[int | None, ...]:
         """The open time of the newest closed candle per timeframe: it changes exactly when the

@@ -109,6 +109,10 @@ class MemorySignalStore:
     def get(self, signal_id: str) -> StoredSignal | None:
         return self._signals.get(signal_id)
 
+    def in_order(self) -> list[StoredSignal]:
+        """Every signal, oldest first (a replay's)."""
+        return list(self._signals.values())
+
     def recent_for_input(self, input_hash: str, *, since: datetime) -> StoredSignal | None:
         for stored in reversed(self._signals.values()):
             if stored.input_hash == input_hash and stored.created_at >= since \

@@ -13,7 +13,8 @@ from typing import Any
 
 from tradewind.domain.ports import CandleStore
 from tradewind.domain.timeframe import parse_timeframe
-from tradewind.signals.outcomes import Outcome, resolve_outcome
+from tradewind.domain.bars import bars_from_candles
+from tradewind.signals.outcomes import Outcome, ScoredInput, resolve_bars
 from tradewind.signals.performance import performance_report
 from tradewind.signals.records import SignalStore, StoredSignal
 
@@ -28,32 +29,47 @@ class OutcomeScorer:
         self.candles = candles
 
     def resolve_open(self, *, limit: int = 1000) -> int:
-        """Score stored signals whose horizon may have passed; returns how many resolved now."""
+        """Score stored signals whose horizon may have passed; returns how many resolved now.
+
+        The candles are read once per symbol and timeframe (from the oldest open entry), not once
+        per signal: a replay scores every candle, with a horizon's worth of signals open."""
         if self.candles is None:
             return 0
         resolved = 0
+        groups: dict[tuple[str, str], list[tuple[StoredSignal, ScoredInput]]] = {}
         for stored in self.store.unresolved(limit=limit):
             try:
-                resolved += self._resolve(stored)
+                scored = stored.scored_input()
+                if scored is None or stored.timeframe is None:
+                    continue
+                parse_timeframe(stored.timeframe, field="timeframe")
             except (ValueError, TypeError) as exc:  # bad data in one row must not stop the others
-                log.warning("signal %s cannot be scored, marked unscorable: %s", stored.signal_id, exc)
-                self.store.save_outcome(stored.signal_id, Outcome(stored.signal_id, "unscorable"))
+                self._unscorable(stored, exc)
+                continue
+            groups.setdefault((stored.symbol, stored.timeframe), []).append((stored, scored))
+        for (symbol, timeframe), items in groups.items():
+            try:
+                following = self.candles.since(symbol, parse_timeframe(timeframe), min(s.entry_time for _, s in items))
+            except (ValueError, TypeError) as exc:  # a stored symbol the store refuses
+                for stored, _ in items:
+                    self._unscorable(stored, exc)
+                continue
+            bars = bars_from_candles([c for c in following if c.closed])  # stored candles: closed, sorted
+            for stored, scored in items:
+                try:
+                    # from the candle that opened at the entry (the close of the last candle seen) on
+                    outcome = resolve_bars(scored, bars)
+                except (ValueError, TypeError) as exc:
+                    self._unscorable(stored, exc)
+                    continue
+                if outcome.status != "open":
+                    self.store.save_outcome(stored.signal_id, outcome)
+                    resolved += 1
         return resolved
 
-    def _resolve(self, stored: StoredSignal) -> int:
-        """Score one stored signal; 1 when it resolved now."""
-        assert self.candles is not None
-        scored = stored.scored_input()
-        if scored is None or stored.timeframe is None:
-            return 0
-        timeframe = parse_timeframe(stored.timeframe, field="timeframe")
-        # candles that opened at or after the entry (the close of the last candle seen)
-        following = self.candles.since(stored.symbol, timeframe, scored.entry_time)
-        outcome = resolve_outcome(scored, following)
-        if outcome.status == "open":
-            return 0
-        self.store.save_outcome(stored.signal_id, outcome)
-        return 1
+    def _unscorable(self, stored: StoredSignal, exc: Exception) -> None:
+        log.warning("signal %s cannot be scored, marked unscorable: %s", stored.signal_id, exc)
+        self.store.save_outcome(stored.signal_id, Outcome(stored.signal_id, "unscorable"))
 
     def performance(self) -> dict[str, Any]:
         """Accuracy and calibration from measured outcomes only (None where nothing resolved)."""

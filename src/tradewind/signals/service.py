@@ -96,6 +96,8 @@ class SignalService:
             if not candles:
                 raise ValidationError(f"the streamer has no closed candles for {symbol} yet", field="symbol")
             timeframe_data = {tf.value: bars for tf, bars in candles.items()}  # Bars straight, no row round trip
+            if current_price is None:  # the newest closed price: what the engine would trade at
+                current_price = float(next(iter(candles.values())).close[-1])
         return build_request(
             symbol=symbol, timeframe_data=timeframe_data, timestamp_ms=timestamp_ms or now_ms,
             current_price=current_price, selected_strategies=selected_strategies, risk_level=risk_level,
@@ -182,6 +184,7 @@ class SignalService:
             "analyst": signal.analyst,
             "source": signal.extras.get("source", signal.analyst),
             "source_reason": signal.extras.get("source_reason"),
+            "answered_by": signal.extras.get("origin") or signal.extras.get("source", signal.analyst),
         }
         now = self.clock.now()
         stored = StoredSignal(

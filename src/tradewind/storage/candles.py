@@ -81,6 +81,18 @@ class SqlCandleStore:
         with self._engine.connect() as connection:
             return _candles(connection.execute(query).all())
 
+    def between(self, symbol: str, timeframe: Timeframe, start: float | None, end: float | None, *,
+                limit: int) -> list[Candle]:
+        """Stored candles opening at or after ``start`` and closing by ``end`` (None: no bound),
+        oldest first, at most ``limit`` of them (a caller passes its cap + 1 to detect more)."""
+        query = self._select(symbol, timeframe)
+        if start is not None:
+            query = query.where(_table.c.time >= int(start))
+        if end is not None:
+            query = query.where(_table.c.time + parse_timeframe(timeframe).seconds <= int(end))
+        with self._engine.connect() as connection:
+            return _candles(connection.execute(query.order_by(_table.c.time).limit(max(0, limit))).all())
+
     def count(self, symbol: str | None = None, timeframe: Timeframe | None = None) -> int:
         """How many candles are stored, optionally for one symbol and/or timeframe."""
         query = select(func.count()).select_from(_table)

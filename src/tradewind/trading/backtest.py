@@ -20,6 +20,7 @@ import numpy as np
 
 from tradewind.analysts.base import Analyst, MarketView
 from tradewind.domain.bars import bars_from_candles
+from tradewind.domain.bus import InProcessBus
 from tradewind.domain.candle import Candle
 from tradewind.domain.clock import SimClock
 from tradewind.domain.errors import ValidationError
@@ -40,7 +41,8 @@ from tradewind.trading.risk import RiskProfile, risk_profile
 from tradewind.trading.strategies import BUILTIN
 from tradewind.trading.strategy import ArraySignals, Strategy, load_strategy
 
-__all__ = ["BacktestSpec", "default_interval", "run_backtest"]
+__all__ = ["BacktestSpec", "backtest_kernel", "default_interval", "play", "played_candles", "run_backtest",
+           "run_backtest_sync"]
 
 Progress = Callable[[int, int], None]
 
@@ -64,10 +66,13 @@ class BacktestSpec:
     slippage: float = 0.0
     interval_minutes: int | None = None  # default: one cycle per candle (see default_interval)
     higher: Sequence[Timeframe] = ()  # longer timeframes built from the candles, for the analyst
+    trade_timeframe: Timeframe | None = None  # decide on these candles (e.g. 15m) while replaying 1m; None: timeframe
     start: float | None = None
     end: float | None = None
-    trade: bool = True  # False: signals only (evaluate)
+    trade: bool = True  # False: signals only, no order (evaluate)
     warmup: int = 0  # candles before the first decision
+    every: int = 1  # decide on every ``every``-th candle from the warmup-th on
+    horizon_seconds: int | None = None  # how long a signal is scored over (default: per timeframe)
     engine: Literal["auto", "kernel", "array"] = "auto"  # auto: the array path where it makes the same trades
 
     def check(self) -> None:
@@ -81,27 +86,40 @@ class BacktestSpec:
             if tf.seconds <= self.timeframe.seconds or tf.seconds % self.timeframe.seconds:
                 raise ValidationError(f"higher timeframe {tf.value} must be a longer multiple of {self.timeframe.value}",
                                       field="higher")
+        trade = self.trade_timeframe
+        if trade is not None and (trade.seconds < self.timeframe.seconds or trade.seconds % self.timeframe.seconds):
+            raise ValidationError(f"trade timeframe {trade.value} must be a multiple of {self.timeframe.value}",
+                                  field="trade_timeframe")
         if self.start is not None and self.end is not None and self.start >= self.end:
             raise ValidationError("--from must be before --to", field="from")
+        interval = self.interval_minutes
+        if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int)
+                                     or not 1 <= interval <= MAX_INTERVAL_MINUTES):
+            raise ValidationError(f"interval_minutes must be a whole number of minutes within 1..{MAX_INTERVAL_MINUTES},"
+                                  f" got {interval!r}", field="interval_minutes")
+        for name, value, least in (("warmup", self.warmup, 0), ("every", self.every, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= 1_000_000:
+                raise ValidationError(f"{name} must be a whole number within {least}..1000000, got {value!r}",
+                                      field=name)
+        horizon = self.horizon_seconds
+        if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0):
+            raise ValidationError(f"horizon_seconds must be a positive whole number, got {horizon!r}",
+                                  field="horizon_seconds")
 
 
 async def run_backtest(
     spec: BacktestSpec,
     candles: Sequence[Candle],
     *,
-    bus: EventBus,
     analysts: Mapping[str, Analyst],
+    bus: EventBus | None = None,  # default: a strict in-process bus (a failing listener ends the run)
     market_view: MarketView | None = None,
     progress: Progress | None = None,
 ) -> tuple[dict[str, Any], Kernel | None]:
     """Play ``candles`` (closed, time-sorted, of ``spec.timeframe``) through the kernel; the report and
     the kernel (None when the array path ran: same trades, no kernel needed)."""
     spec.check()
-    step = spec.timeframe.seconds
-    played = [c for c in candles if (spec.start is None or c.time >= spec.start)
-              and (spec.end is None or c.time + step <= spec.end)]
-    if not played:
-        raise ValidationError("no candle in that range: nothing to backtest", field="from" if spec.start else "data")
+    played = played_candles(spec, candles)
     strategy = load_strategy(spec.strategy, spec.params, builtins=BUILTIN)
     profile = risk_profile(spec.risk, spec.risk_overrides)
     if spec.engine == "array" or (spec.engine == "auto" and _array_fits(spec, strategy, profile)):
@@ -110,28 +128,13 @@ async def run_backtest(
                                   "(it needs array signals, no analyst, a cycle per candle and the none risk profile)",
                                   field="engine")
         return _array_report(spec, played, strategy, profile), None
-    clock = SimClock(played[0].time)
-    feed = ReplayFeed.from_candles(played, symbol=spec.symbol, timeframe=spec.timeframe, clock=clock)
-    interval = spec.interval_minutes or default_interval(spec.timeframe)
-    asset = AssetConfig(spec.symbol, spec.timeframe, interval, spec.strategy, dict(spec.params), spec.analyst, spec.risk,
-                        dict(spec.risk_overrides))
-    config = KernelConfig(
-        symbols=[spec.symbol], timeframes=[spec.timeframe, *spec.higher], assets=[asset] if spec.trade else [],
-        buffer_size=max(1000, spec.warmup + 1), analysis_timeframes=[spec.timeframe, *spec.higher], cache_ttl_seconds=0,
-        horizons=DEFAULT_HORIZONS, score_every_seconds=None, cash=spec.cash, portfolio_risk=risk_profile(spec.risk),
-        trade=spec.trade, warmup=spec.warmup,
-    )
-    broker = PaperBroker(cash=spec.cash, fee_rate=spec.fee, slippage=spec.slippage)
-    stores = Stores(signals=MemorySignalStore(), trading=MemoryTradingStore())
-    kernel = build_kernel(config, clock=clock, feed=feed, broker=broker, stores=stores, bus=bus, analysts=analysts,
-                          default_analyst=spec.analyst, market_view=market_view)
+    bus = bus if bus is not None else InProcessBus(strict=True)
+    kernel = backtest_kernel(spec, played, bus=bus, analysts=analysts, market_view=market_view)
     counter = _Counter(bus, spec.timeframe, len(played), progress)
     await kernel.start()
     try:
-        await kernel.runtime.wait_finished()
-        if kernel.runtime.state == "failed":
-            raise ValidationError(kernel.runtime.error or "the replay failed", field="data")
-        if kernel.engine is not None:
+        await play(kernel)
+        if kernel.engine is not None and spec.trade:
             kernel.engine.liquidate(fee_rate=spec.fee)
     finally:
         counter.close()
@@ -139,11 +142,75 @@ async def run_backtest(
     return report(kernel, spec), kernel
 
 
+def played_candles(spec: BacktestSpec, candles: Sequence[Candle]) -> list[Candle]:
+    """The candles of ``candles`` within ``spec.start``..``spec.end`` (a candle must close by the end);
+    a ``ValidationError`` when none is, or when they are not strictly time-sorted."""
+    step = spec.timeframe.seconds
+    played = [c for c in candles if (spec.start is None or c.time >= spec.start)
+              and (spec.end is None or c.time + step <= spec.end)]
+    if not played:
+        field = "from" if spec.start is not None else "to" if spec.end is not None else "data"
+        raise ValidationError("no candle in that range: nothing to backtest", field=field)
+    if any(b.time <= a.time for a, b in zip(played, played[1:])):
+        raise ValidationError("candles must be sorted by time without duplicates", field="data")
+    return played
+
+
+def backtest_kernel(spec: BacktestSpec, played: Sequence[Candle], *, bus: EventBus, analysts: Mapping[str, Analyst],
+                    market_view: MarketView | None = None) -> Kernel:
+    """The kernel ``serve`` runs, on a simulated clock that a replay of ``played`` advances, with a
+    paper broker and in-memory stores; with ``spec.trade`` off its engine asks the analyst and
+    places no order."""
+    clock = SimClock(played[0].time)
+    feed = ReplayFeed.from_candles(played, symbol=spec.symbol, timeframe=spec.timeframe, clock=clock)
+    decide_on = spec.trade_timeframe or spec.timeframe
+    interval = spec.interval_minutes or default_interval(decide_on)
+    timeframes = sorted({spec.timeframe, decide_on, *spec.higher}, key=lambda tf: tf.seconds)
+    strategy = spec.strategy if spec.trade else "signal-follower"
+    asset = AssetConfig(spec.symbol, decide_on, interval, strategy, dict(spec.params) if spec.trade else {},
+                        spec.analyst, spec.risk, dict(spec.risk_overrides))
+    horizons = dict(DEFAULT_HORIZONS)
+    if spec.horizon_seconds is not None:
+        horizons[decide_on] = spec.horizon_seconds
+    window = max(500, spec.warmup)
+    config = KernelConfig(
+        symbols=[spec.symbol], timeframes=timeframes, assets=[asset], buffer_size=max(1000, window + 1),
+        analysis_timeframes=timeframes, analysis_window=window, cache_ttl_seconds=0, horizons=horizons,
+        score_every_seconds=None, cash=spec.cash, portfolio_risk=risk_profile(spec.risk, spec.risk_overrides), warmup=spec.warmup,
+        every=spec.every, observe=not spec.trade, fail_fast=True,
+    )
+    broker = PaperBroker(cash=spec.cash, fee_rate=spec.fee, slippage=spec.slippage)
+    stores = Stores(signals=MemorySignalStore(), trading=MemoryTradingStore())
+    return build_kernel(config, clock=clock, feed=feed, broker=broker, stores=stores, bus=bus, analysts=analysts,
+                        default_analyst=spec.analyst, market_view=market_view)
+
+
+async def play(kernel: Kernel) -> None:
+    """Until the replay has played to its end; a failed cycle (an analyst's error, a spend cap)
+    ends the run at once and is raised: a backtest that skipped decisions would mislead."""
+    finished = asyncio.ensure_future(kernel.runtime.wait_finished())
+    failed = asyncio.ensure_future(kernel.engine.failed.wait()) if kernel.engine is not None else None
+    try:
+        await asyncio.wait([f for f in (finished, failed) if f is not None], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in (finished, failed):
+            if future is not None:
+                future.cancel()
+    if kernel.engine is not None and kernel.engine.failure is not None:
+        raise kernel.engine.failure
+    failure = getattr(kernel.bus, "failure", None)  # a strict bus's first failing subscriber
+    if isinstance(failure, BaseException):
+        raise failure
+    if kernel.runtime.state == "failed":
+        raise ValidationError(kernel.runtime.error or "the replay failed", field="data")
+
+
 def _array_fits(spec: BacktestSpec, strategy: Strategy, profile: RiskProfile) -> bool:
     interval = spec.interval_minutes or default_interval(spec.timeframe)
     per_candle = interval * 60 >= spec.timeframe.seconds or interval == default_interval(spec.timeframe)
     return (spec.trade and not strategy.uses_signals and callable(getattr(strategy, "signals", None))
-            and array_ready(profile) and per_candle and spec.warmup == 0 and not spec.higher)
+            and array_ready(profile) and per_candle and spec.warmup == 0 and not spec.higher
+            and spec.trade_timeframe in (None, spec.timeframe) and spec.every == 1)
 
 
 def _array_report(spec: BacktestSpec, candles: Sequence[Candle], strategy: Strategy, profile: RiskProfile) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from tradewind.domain.bars import Bars
+from tradewind.domain.candle import Candle
 from tradewind.domain.errors import NotFound, OrderRejected, ValidationError
 from tradewind.domain.events import (
     CandleClosed,
@@ -47,7 +48,7 @@ from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe
 from tradewind.trading.analytics import trade_stats
 from tradewind.trading.portfolio import Portfolio
-from tradewind.trading.records import AssetConfig, RiskEvent, TradingStore
+from tradewind.trading.records import AssetConfig, Reflection, RiskEvent, TradingStore
 from tradewind.trading.reflections import Reflector, RulesReflector
 from tradewind.trading.risk import Approved, Denied, RiskProfile, RiskState, check_entry, risk_profile
 from tradewind.trading.strategies import BUILTIN
@@ -96,6 +97,7 @@ class AssetState:
     next_cycle: float | None = None
     last_error: str | None = None
     closed_since_reflection: int = 0
+    closed: int = 0  # candles of its timeframe closed since the engine started
     protective: list[str] = field(default_factory=list)  # live stop and target orders at the broker
     task: asyncio.Task[None] | None = None
 
@@ -119,9 +121,12 @@ class TradingEngine:
         blocking: Blocking = inline,  # type: ignore[assignment]
         portfolio_risk: RiskProfile | None = None,
         reflect_every: int = 5,
-        reflector: Reflector | None = None,
+        reflectors: Mapping[str, Reflector] | None = None,
         lookback: int = 500,
         warmup: int = 0,
+        every: int = 1,
+        observe: bool = False,
+        fail_fast: bool = False,
         new_id: Callable[[], str] = lambda: "tw_" + uuid.uuid4().hex[:20],
     ) -> None:
         self.candles = candles
@@ -138,21 +143,35 @@ class TradingEngine:
         self.blocking = blocking
         self.portfolio_risk = portfolio_risk or risk_profile("moderate")
         self.reflect_every = reflect_every
-        self.reflector = reflector or RulesReflector()
+        self._rules_reflector = RulesReflector()
+        self.reflectors = dict(reflectors or {})  # by analyst name; the rules review for the others
+        self._reflecting: set[asyncio.Future[Reflection]] = set()
+        self._serial = asyncio.Lock()  # a remote broker's operations, one at a time
+        self._background: set[asyncio.Future[None]] = set()
         self.lookback = lookback
         self.warmup = warmup  # closed candles an asset needs before its first decision
+        self.every = every  # decide on every ``every``-th closed candle from the warmup-th on (evaluate's step)
+        self.observe = observe  # ask the analysts, place no order: ``evaluate``
+        self.fail_fast = fail_fast  # a failed cycle stops the run (a backtest) instead of being logged
+        self.failure: BaseException | None = None
+        self.failed = asyncio.Event()
         self.new_id = new_id
         self.assets: dict[str, AssetState] = {}
         self._orders: dict[str, Order] = {}
         self._levels: dict[str, tuple[float | None, float | None, float | None]] = {}  # entry id -> stop, target, trail
         self._unsubscribe: list[Callable[[], None]] = []
+        self._exiting: dict[str, float] = {}  # symbol -> quantity of market exits sent since its last candle
         self._last_equity_time: float | None = None
         self.running = False
         for config in assets:
             self._add(config)
 
+    def _analysts(self) -> tuple[str, ...]:
+        """The analyst names an asset may use (``rules`` when no signal source was given)."""
+        return tuple(self.signals) or ("rules",)
+
     def _add(self, config: AssetConfig) -> AssetState:
-        strategy, profile = check_asset(config, analysts=tuple(self.signals) or ("rules",))
+        strategy, profile = check_asset(config, analysts=self._analysts())
         config = replace(config, symbol=normalize_symbol(config.symbol))
         state = AssetState(config, strategy, profile)
         self.assets[config.symbol] = state
@@ -166,13 +185,23 @@ class TradingEngine:
             self.portfolio.restore(snapshot)
         for config in self.store.load_assets():
             if config.symbol in self.assets:
-                self.assets[config.symbol] = AssetState(config, *check_asset(config, analysts=tuple(self.signals)))
-        for order in self.store.load_open_orders():
-            self._orders[order.client_order_id] = order
+                self.assets[config.symbol] = AssetState(config, *check_asset(config, analysts=self._analysts()))
+        orders = self.store.load_open_orders()
+        waiting = {o.client_order_id for o in orders if o.type == "market" and o.parent_id is None}
+        for order in orders:
             if order.type == "market" and order.parent_id is None:
+                self._orders[order.client_order_id] = order
                 self.broker.submit(order)  # an entry or exit the broker had not filled yet
-            elif self.broker.protective_orders:
-                live = replace(order, parent_id=None)  # its entry filled before the restart: active at once
+                continue
+            if order.parent_id in waiting:  # its entry has not filled yet: the position gets the level when it does
+                stop, target, trail = self._levels.get(order.parent_id, (None, None, None))
+                state = self.assets.get(order.symbol)
+                trail = state.profile.trailing_stop_pct or None if state is not None else trail
+                self._levels[order.parent_id] = (order.price, target, trail) if order.type == "stop" else (stop, order.price, trail)
+            if self.broker.protective_orders:
+                # active at once when its entry filled before the restart, else still waiting for it
+                live = order if order.parent_id in waiting else replace(order, parent_id=None)
+                self._orders[order.client_order_id] = live
                 self.broker.submit(live)
                 if order.symbol in self.assets:
                     self.assets[order.symbol].protective.append(order.client_order_id)
@@ -209,22 +238,43 @@ class TradingEngine:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._background, *self._reflecting, return_exceptions=True)  # let them land
 
     # --- candles -------------------------------------------------------------------------------------
     def on_candle_closed(self, event: object) -> None:
-        if not isinstance(event, CandleClosed) or event.timeframe is not self.base or event.symbol not in self.assets:
+        if not isinstance(event, CandleClosed) or event.symbol not in self.assets:
+            return
+        state = self.assets[event.symbol]
+        if event.timeframe is state.config.timeframe:
+            state.closed += 1
+        if event.timeframe is not self.base:
             return
         symbol, candle = event.symbol, event.candle
+        if self.broker.remote:  # its calls block on the network: off the loop, one engine operation at a time
+            self._spawn(self.run(lambda: self._candle(symbol, candle)))
+            return
+        self._candle(symbol, candle)
+
+    def _candle(self, symbol: str, candle: Candle) -> None:
+        """A closed base candle: the broker's fills booked, the price marked, the levels watched."""
         for fill in self.broker.on_candle(symbol, candle):
             self._book(fill)
+        self._exiting.pop(symbol, None)  # what was sent before this candle has had its chance to fill
         time = float(candle.time + self.base.seconds)
         before = self.portfolio.positions.get(symbol)
+        day, peak = self.portfolio.day, self.portfolio.peak_equity
         self.portfolio.mark(symbol, candle.close, time)
         after = self.portfolio.positions.get(symbol)
         if after is not None and before is not None and after.stop_loss != before.stop_loss:
-            self._move_stop(symbol, after)
+            self._move_stop(symbol, after)  # saves the book too
+        elif after != before or (day, peak) != (self.portfolio.day, self.portfolio.peak_equity):
+            self.store.save_portfolio(self.portfolio.snapshot())  # a new day, peak or best price: a restart resumes it
         if after is not None and not self.broker.protective_orders:
             self._watch_levels(symbol, after, candle.high, candle.low)
+        if after is not None and symbol in self.portfolio.positions:  # its P&L at this close, for the dashboard
+            self.bus.publish(PositionChanged.topic, PositionChanged(symbol, self.portfolio.positions[symbol],
+                                                                    self.portfolio.unrealized(symbol),
+                                                                    self.portfolio.realized_pnl))
         self._record_equity(time)
         self._check_drawdown(time)
 
@@ -255,6 +305,10 @@ class TradingEngine:
                 await self.cycle(state.config.symbol)
             except Exception as exc:  # noqa: BLE001 - one cycle's failure must not stop the asset
                 state.last_error = f"{type(exc).__name__}: {exc}"
+                if self.fail_fast:
+                    self.failure = exc
+                    self.failed.set()
+                    return
                 log.exception("trading cycle of %s failed", state.config.symbol)
 
     async def cycle(self, symbol: str) -> None:
@@ -271,17 +325,41 @@ class TradingEngine:
         bars = self.candles(symbol, config.timeframe, max(state.strategy.lookback, self.warmup, 1))
         if len(bars) == 0 or len(bars) < self.warmup:
             return
+        if self.every > 1 and (state.closed - max(self.warmup, 1)) % self.every:
+            return
         state.last_decided = int(bars.time[-1])
         signal = None
-        if state.strategy.uses_signals:
+        if state.strategy.uses_signals or self.observe:
             timeframes = [config.timeframe, *(tf for tf in self.analysis_timeframes if tf.seconds > config.timeframe.seconds)]
             source = self.signals[config.analyst]
             signal = await self.blocking(lambda: source(symbol, timeframes))
+        if self.observe:
+            return
         time = float(bars.time[-1] + config.timeframe.seconds)
         ctx = StrategyContext(symbol, time, bars, self.portfolio.positions.get(symbol), signal, {})
         intent = state.strategy.decide(ctx)
         if intent is not None:
-            self.act(symbol, intent, price=float(bars.close[-1]))
+            price = float(bars.close[-1])
+            await self.run(lambda: self.act(symbol, intent, price=price))
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Engine work that may call the broker (the cycle's orders, the API's overrides): at once
+        with an in-process broker; with a remote one in a worker thread, one operation at a time,
+        so the event loop never waits on the venue and the book is never changed by two at once."""
+        if not self.broker.remote:
+            return work()
+        async with self._serial:
+            return await self.blocking(work)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Future[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("engine work failed: %r", task.exception())
 
     # --- orders --------------------------------------------------------------------------------------
     def act(self, symbol: str, intent: OrderIntent, *, price: float) -> Order | None:
@@ -324,11 +402,18 @@ class TradingEngine:
         position = self.portfolio.positions.get(symbol)
         if position is None:
             return None
+        # exits sent since the symbol's last candle fill at its next one: another exit (the kill switch,
+        # then the cycle's signal) must not add to them, or the position would reverse past flat
+        quantity = min(position.quantity * fraction, position.quantity - self._exiting.get(symbol, 0.0))
+        if quantity <= 1e-9 * position.quantity:
+            return None
         self._cancel_protective(symbol)
-        quantity = position.quantity * fraction
         order = Order(self.new_id(), symbol, "sell" if position.side == "long" else "buy", quantity, "market",
                       self.clock.now(), reason=reason)
-        return order if self._submit(order) else None
+        if not self._submit(order):
+            return None
+        self._exiting[symbol] = self._exiting.get(symbol, 0.0) + quantity
+        return order
 
     def _submit(self, order: Order) -> bool:
         try:
@@ -345,12 +430,17 @@ class TradingEngine:
         state = self.assets.get(symbol)
         if state is None:
             return
+        kept = []
         for order_id in state.protective:
+            order = self._orders.get(order_id)
+            if order is not None and order.parent_id in self._levels:  # its entry (a reversal's) has not filled yet
+                kept.append(order_id)
+                continue
             self.broker.cancel(order_id)
-            order = self._orders.pop(order_id, None)
+            self._orders.pop(order_id, None)
             if order is not None:
                 self.store.save_order(order, "cancelled")
-        state.protective.clear()
+        state.protective[:] = kept
 
     def _move_stop(self, symbol: str, position: Position) -> None:
         """A trailing stop moved: the broker's stop order follows (or the engine watches the level)."""
@@ -364,8 +454,8 @@ class TradingEngine:
                 self.broker.cancel(order_id)
                 state.protective.remove(order_id)
                 self.store.save_order(order, "cancelled")
-                moved = replace(order, client_order_id=self.new_id(), price=position.stop_loss, parent_id=None,
-                                created_at=self.clock.now())
+                moved = replace(order, client_order_id=self.new_id(), price=position.stop_loss,
+                                created_at=self.clock.now())  # same parent: still the target's sibling
                 if self._submit(moved):
                     state.protective.append(moved.client_order_id)
 
@@ -400,12 +490,31 @@ class TradingEngine:
         state.closed_since_reflection += 1
         if self.reflect_every and state.closed_since_reflection >= self.reflect_every:
             state.closed_since_reflection = 0
-            reflection = self.reflector.reflect(trade.symbol, trades[: self.reflect_every][::-1], time=self.clock.now())
-            self.store.record_reflection(reflection)
-            self.bus.publish(ReflectionCreated.topic, ReflectionCreated(trade.symbol, {
-                "symbol": reflection.symbol, "time": reflection.time, "analyst": reflection.analyst,
-                "text": reflection.text, "stats": dict(reflection.stats), "trades": reflection.trades,
-            }))
+            reflector = self.reflectors.get(state.config.analyst) or self._rules_reflector
+            recent, now = trades[: self.reflect_every][::-1], self.clock.now()
+            if not reflector.slow:
+                self._reflected(reflector.reflect(trade.symbol, recent, time=now))
+                return
+            # a model's review takes seconds: never on the event loop, never holding up the fills
+            task = asyncio.ensure_future(self.blocking(lambda: reflector.reflect(trade.symbol, recent, time=now)))
+            self._reflecting.add(task)
+            task.add_done_callback(self._reflection_done)
+
+    def _reflection_done(self, task: asyncio.Future[Reflection]) -> None:
+        self._reflecting.discard(task)
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.error("a reflection failed: %s", task.exception())
+            return
+        self._reflected(task.result())
+
+    def _reflected(self, reflection: Reflection) -> None:
+        self.store.record_reflection(reflection)
+        self.bus.publish(ReflectionCreated.topic, ReflectionCreated(reflection.symbol, {
+            "symbol": reflection.symbol, "time": reflection.time, "analyst": reflection.analyst,
+            "text": reflection.text, "stats": dict(reflection.stats), "trades": reflection.trades,
+        }))
 
     # --- risk ----------------------------------------------------------------------------------------
     def _risk_state(self, symbol: str) -> RiskState:
@@ -450,6 +559,7 @@ class TradingEngine:
             fill = Fill(self.new_id(), symbol, "sell" if position.side == "long" else "buy", position.quantity, price,
                         position.quantity * price * fee_rate, self.clock.now(), reason)
             self._book(fill)
+            self._exiting.pop(symbol, None)
 
     # --- manual override (the API's and the CLI's) -------------------------------------------------
     def state(self, symbol: str) -> AssetState:
@@ -466,7 +576,7 @@ class TradingEngine:
         if unknown:
             raise ValidationError(f"cannot change {excerpt(unknown[0])}", field=str(unknown[0])[:40])
         config = replace(state.config, **changes)
-        strategy, profile = check_asset(config, analysts=tuple(self.signals))
+        strategy, profile = check_asset(config, analysts=self._analysts())
         if "strategy" in changes or "params" in changes:
             state.strategy = strategy
         state.config, state.profile = config, profile
@@ -480,9 +590,11 @@ class TradingEngine:
         return self.update(symbol, paused=True)
 
     def resume(self, symbol: str) -> AssetConfig:
+        self.state(symbol)  # an unknown symbol lifts nothing
         if self.portfolio.halted:  # resuming by hand is how the kill switch is lifted
             self.portfolio.halted = False
             self.portfolio.peak_equity = self.portfolio.equity()
+            self.portfolio.alerted = 0.0  # a new peak: the drawdown alerts count from it again
             self.store.save_portfolio(self.portfolio.snapshot())
         return self.update(symbol, paused=False)
 
@@ -495,7 +607,7 @@ class TradingEngine:
             raise ValidationError(f"{symbol} has no open position", field="symbol")
         order = self._exit(symbol, "manual", fraction=fraction)
         if order is not None and fraction < 1:  # the rest keeps its protection, sized to what is left
-            self._reprotect(symbol, self.portfolio.positions[symbol].quantity - order.quantity)
+            self._reprotect(symbol, self.portfolio.positions[symbol].quantity - self._exiting.get(symbol, 0.0))
         return order
 
     def _reprotect(self, symbol: str, quantity: float) -> None:

@@ -60,6 +60,7 @@ class KernelConfig:
     cache_ttl_seconds: float = 300.0
     horizons: Mapping[Timeframe, int] = field(default_factory=lambda: dict(DEFAULT_HORIZONS))
     max_candles: int = 5000
+    analysis_window: int = 500  # closed candles per timeframe an analyst sees of a streamed symbol
     max_price_deviation: float = 0.2
     periodic_minutes: float = 0.0  # 0: no periodic analysis
     symbol_delay_seconds: float = 0.0
@@ -69,7 +70,10 @@ class KernelConfig:
     portfolio_risk: RiskProfile | None = None
     reflect_every: int = 5
     warmup: int = 0  # closed candles an asset needs before its first decision
+    every: int = 1  # decide on every ``every``-th closed candle (evaluate's step)
     trade: bool = True  # False: no engine (the API's analysis alone)
+    observe: bool = False  # the engine asks the analysts but places no order (evaluate)
+    fail_fast: bool = False  # a failed cycle ends the run (a backtest) rather than being logged
 
 
 @dataclass
@@ -80,6 +84,7 @@ class Kernel:
     broker: Broker
     streamer: MultiTimeframeStreamer
     runtime: StreamerRuntime
+    recorder: CandleRecorder | None  # None: nothing recorded (a backtest)
     streamer_service: StreamerService
     signals: SignalService
     analysts: Mapping[str, SignalService]
@@ -132,7 +137,7 @@ def build_kernel(
     default_analyst: str = "rules",
     market_view: MarketView | None = None,
     blocking: Blocking = inline,  # type: ignore[assignment]
-    reflector: Reflector | None = None,
+    reflectors: Mapping[str, Reflector] | None = None,
 ) -> Kernel:
     """Wire one kernel; ``analysts`` maps names (``rules``, ``llm``) to analysts, ``default_analyst``
     answers the API and the periodic analysis."""
@@ -143,13 +148,15 @@ def build_kernel(
     runtime = StreamerRuntime(streamer, feed, store=stores.candles, recorder=recorder, clock=clock,
                               history_seconds=config.history_seconds, close_grace=config.close_grace)
     streamer_service = StreamerService(streamer, runtime)
-    analysis = list(config.analysis_timeframes)
+    # the analysts see the streamed timeframes among those asked for (a replay of 5m streams no 1m)
+    analysis = [tf for tf in config.analysis_timeframes if tf in timeframes] or timeframes
 
     def service(analyst: Analyst) -> SignalService:
         return SignalService(
             analyst=analyst, store=stores.signals, clock=clock, cache_ttl_seconds=config.cache_ttl_seconds,
             horizons={**DEFAULT_HORIZONS, **config.horizons}, market_view=market_view,
-            streamed_candles=lambda symbol, tfs: streamer_service.closed_bars(symbol, list(tfs or analysis)),
+            streamed_candles=lambda symbol, tfs: streamer_service.closed_bars(symbol, list(tfs or analysis),
+                                                                                 config.analysis_window),
             streamed_marker=lambda symbol: streamer_service.closed_marker(symbol, analysis),
             max_candles=config.max_candles, max_price_deviation=config.max_price_deviation, bus=bus,
         )
@@ -165,7 +172,8 @@ def build_kernel(
             broker=broker, portfolio=portfolio, store=stores.trading, bus=bus, clock=clock,
             base_timeframe=streamer.timeframes[0], analysis_timeframes=analysis, settle_seconds=config.settle_seconds,
             blocking=blocking, portfolio_risk=config.portfolio_risk, reflect_every=config.reflect_every,
-            reflector=reflector, lookback=config.buffer_size, warmup=config.warmup,
+            reflectors=reflectors, lookback=config.buffer_size, warmup=config.warmup, every=config.every,
+            observe=config.observe, fail_fast=config.fail_fast,
         )
     periodic = None
     if config.periodic_minutes > 0:
@@ -173,7 +181,7 @@ def build_kernel(
                                     symbol_delay_seconds=config.symbol_delay_seconds, ready=lambda: runtime.running,
                                     clock=clock)
     return Kernel(
-        clock=clock, bus=bus, feed=feed, broker=broker, streamer=streamer, runtime=runtime,
+        clock=clock, bus=bus, feed=feed, broker=broker, streamer=streamer, runtime=runtime, recorder=recorder,
         streamer_service=streamer_service, signals=signals, analysts=services,
         queries=SignalQueries(store=stores.signals, service=signals, clock=clock),
         scorer=OutcomeScorer(store=stores.signals, candles=stores.candles), portfolio=portfolio, engine=engine,

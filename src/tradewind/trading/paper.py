@@ -33,6 +33,7 @@ __all__ = ["PaperBroker"]
 class PaperBroker:
     name = "paper"
     protective_orders = True
+    remote = False
 
     def __init__(self, *, cash: float = 10_000.0, fee_rate: float = 0.001, slippage: float = 0.0) -> None:
         for name, value in (("fee_rate", fee_rate), ("slippage", slippage)):

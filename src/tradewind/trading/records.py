@@ -9,8 +9,9 @@ a trade is never half-applied, and a restart (``load_portfolio``, ``load_open_or
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import islice
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from tradewind.domain.orders import Fill, Order, Trade
 from tradewind.domain.timeframe import Timeframe
@@ -139,13 +140,13 @@ class MemoryTradingStore:
         self.equity.append((time, equity))
 
     def trades(self, *, symbol: str | None = None, limit: int = 100) -> list[Trade]:
-        return [t for t in reversed(self._trades) if symbol is None or t.symbol == symbol][:max(limit, 0)]
+        return _newest(self._trades, symbol, limit)
 
     def risk_events(self, *, symbol: str | None = None, limit: int = 100) -> list[RiskEvent]:
-        return [e for e in reversed(self._risk) if symbol is None or e.symbol == symbol][:max(limit, 0)]
+        return _newest(self._risk, symbol, limit)
 
     def reflections(self, *, symbol: str | None = None, limit: int = 100) -> list[Reflection]:
-        return [r for r in reversed(self._reflections) if symbol is None or r.symbol == symbol][:max(limit, 0)]
+        return _newest(self._reflections, symbol, limit)
 
     def equity_curve(self, *, limit: int = 10_000) -> list[tuple[float, float]]:
         return self.equity[-limit:] if limit > 0 else []
@@ -154,3 +155,11 @@ class MemoryTradingStore:
     def all_trades(self) -> list[Trade]:
         """Every trade, oldest first (a backtest's report)."""
         return list(self._trades)
+
+
+R = TypeVar("R", Trade, RiskEvent, Reflection)
+
+
+def _newest(items: list[R], symbol: str | None, limit: int) -> list[R]:
+    """Newest first, stopping at ``limit`` (a long backtest asks after every trade)."""
+    return list(islice((i for i in reversed(items) if symbol is None or i.symbol == symbol), max(limit, 0)))

@@ -21,6 +21,7 @@ __all__ = ["Reflector", "RulesReflector", "review"]
 
 class Reflector(Protocol):
     name: str
+    slow: bool  # True: it calls a model, so the engine runs it off the event loop
 
     def reflect(self, symbol: str, trades: Sequence[Trade], *, time: float) -> Reflection: ...
 
@@ -57,6 +58,7 @@ def review(trades: Sequence[Trade]) -> tuple[str, dict[str, Any]]:
 
 class RulesReflector:
     name = "rules"
+    slow = False
 
     def reflect(self, symbol: str, trades: Sequence[Trade], *, time: float) -> Reflection:
         text, stats = review(trades)
@@ -64,10 +66,12 @@ class RulesReflector:
 
 
 class ModelReflector:
-    """A reflection written by a model: ``ask(prompt) -> text`` (the LLM client through the decision
-    log); the rules review answers when it fails."""
+    """A reflection written by a model: ``ask(symbol, prompt) -> text`` (the LLM analyst's
+    ``review``, through the decision log); the rules review answers when it fails."""
 
-    def __init__(self, name: str, ask: Callable[[str], str]) -> None:
+    slow = True
+
+    def __init__(self, name: str, ask: Callable[[str, str], str]) -> None:
         self.name = name
         self.ask = ask
 
@@ -76,7 +80,7 @@ class ModelReflector:
         prompt = (f"You trade {symbol}. Review your last {len(trades)} trades in three sentences: what worked, what did "
                   f"not, one change to try. Measured statistics: {stats}. A plain summary: {text}")
         try:
-            answer = self.ask(prompt).strip()
+            answer = self.ask(symbol, prompt).strip()
         except Exception as exc:  # noqa: BLE001 - a reflection must never break trading
             return Reflection(symbol, time, "rules", f"{text} (the model did not answer: {type(exc).__name__})",
                               stats, len(trades))

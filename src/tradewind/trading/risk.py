@@ -68,9 +68,19 @@ class RiskProfile:
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
                 raise ValidationError(f"{name} must be a whole number within 0..1000, got {excerpt(value)}",
                                       field=f"risk.{name}")
-        if not isinstance(self.cooldown_minutes, (int, float)) or not 0 <= self.cooldown_minutes <= 7 * 24 * 60:
+        if (isinstance(self.cooldown_minutes, bool) or not isinstance(self.cooldown_minutes, (int, float))
+                or not 0 <= self.cooldown_minutes <= 7 * 24 * 60):
             raise ValidationError(f"cooldown_minutes must be within 0..10080, got {excerpt(self.cooldown_minutes)}",
                                   field="risk.cooldown_minutes")
+        if not isinstance(self.require_stops, bool):
+            raise ValidationError(f"require_stops must be true or false, got {excerpt(self.require_stops)}",
+                                  field="risk.require_stops")
+        alerts = self.drawdown_alerts
+        if (not isinstance(alerts, (tuple, list)) or len(alerts) > 100
+                or not all(isinstance(a, (int, float)) and not isinstance(a, bool) and 0 <= a <= 1 for a in alerts)):
+            raise ValidationError(f"drawdown_alerts must be a list of fractions within 0..1, got {excerpt(alerts)}",
+                                  field="risk.drawdown_alerts")
+        object.__setattr__(self, "drawdown_alerts", tuple(float(a) for a in alerts))  # a list override: kept hashable
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "drawdown_alerts": list(self.drawdown_alerts)}
@@ -101,8 +111,12 @@ def risk_profile(name: str = "moderate", overrides: Mapping[str, Any] | None = N
     known = set(RiskProfile.__dataclass_fields__)
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise ValidationError(f"unknown risk limit {excerpt(unknown[0])}", field=f"risk.{str(unknown[0])[:40]}")
-    return replace(base, **dict(overrides))
+        raise ValidationError(f"unknown risk limit {excerpt(unknown[0])}: use one of {', '.join(sorted(known))}",
+                              field=f"risk_overrides.{str(unknown[0])[:40]}")
+    try:
+        return replace(base, **dict(overrides))
+    except ValidationError as exc:  # name the override that broke the rule, not the profile's field
+        raise ValidationError(str(exc), field=(exc.field or "risk").replace("risk.", "risk_overrides.", 1)) from None
 
 
 @dataclass(frozen=True, slots=True)

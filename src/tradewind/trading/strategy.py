@@ -74,14 +74,20 @@ class Param:
             if isinstance(value, bool):
                 raise ValueError
             number = self.kind(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValidationError(f"{name} must be {self.kind.__name__}, got {excerpt(value)}", field=field) from None
         if self.kind is int and isinstance(value, float) and not value.is_integer():
             raise ValidationError(f"{name} must be a whole number, got {excerpt(value)}", field=field)
         if isinstance(number, float) and not math.isfinite(number):
             raise ValidationError(f"{name} must be finite, got {excerpt(value)}", field=field)
         if (self.minimum is not None and number < self.minimum) or (self.maximum is not None and number > self.maximum):
-            raise ValidationError(f"{name} must be within {self.minimum:g}..{self.maximum:g}, got {number}", field=field)
+            if self.minimum is None:
+                bounds = f"at most {self.maximum:g}"
+            elif self.maximum is None:
+                bounds = f"at least {self.minimum:g}"
+            else:
+                bounds = f"within {self.minimum:g}..{self.maximum:g}"
+            raise ValidationError(f"{name} must be {bounds}, got {excerpt(number)}", field=field)
         return number
 
 
@@ -105,6 +111,8 @@ class _Declared(Protocol):
 
 def parse_params(declared: Mapping[str, Param], given: Mapping[str, object] | None) -> dict[str, Any]:
     """``given`` checked against ``declared`` (unknown names, types, ranges), defaults filled in."""
+    if given is not None and not isinstance(given, Mapping):
+        raise ValidationError(f"params must be an object of names to values, got {excerpt(given)}", field="params")
     given = dict(given or {})
     unknown = sorted(set(given) - set(declared))
     if unknown:
@@ -130,8 +138,17 @@ def load_strategy(name: str, params: Mapping[str, object] | None, *,
             cls = getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError) as exc:
             raise ValidationError(f"cannot load strategy {excerpt(name)}: {type(exc).__name__}", field="strategy") from None
+    if not isinstance(cls, type):
+        raise ValidationError(f"{excerpt(name)} is not a strategy class", field="strategy")
     declared: Mapping[str, Param] = getattr(cls, "params", {})
-    strategy = cls(parse_params(declared, params))
+    if not isinstance(declared, Mapping):
+        declared = {}
+    parsed = parse_params(declared, params)
+    try:
+        strategy = cls(parsed)
+    except TypeError as exc:  # not a strategy's constructor (a class that is no strategy, or a broken one)
+        raise ValidationError(f"{excerpt(name)} cannot be built as a strategy: {type(exc).__name__}",
+                              field="strategy") from None
     if not isinstance(strategy, Strategy):
         raise ValidationError(f"{excerpt(name)} is not a strategy (needs name, uses_signals, lookback and decide)",
                               field="strategy")

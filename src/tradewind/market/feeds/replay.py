@@ -103,6 +103,8 @@ class ReplayFeed:
         candles = await asyncio.to_thread(self.candles)
         step = self.timeframe.seconds
         previous: int | None = None
+        if self.clock is not None and candles and self.clock.now() < candles[0].time:
+            self.clock.set(candles[0].time)  # history starts here: the loops' first wake is at its start, not 1970
         for index, candle in enumerate(candles):
             if self.speed > 0 and previous is not None:  # pacing against the wall, not a timed loop
                 await asyncio.sleep((candle.time - previous) / self.speed)

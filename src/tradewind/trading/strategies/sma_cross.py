@@ -85,4 +85,7 @@ class SmaCross:
             up[1:] = (fast[:-1] < slow[:-1]) & (fast[1:] > slow[1:])
             down[1:] = (fast[:-1] > slow[:-1]) & (fast[1:] < slow[1:])
         enter = np.where(up, 1, np.where(down & self.short, -1, 0)).astype(np.int8)
-        return ArraySignals(enter=enter, exit=up | down)
+        # only a long-only cross down closes without reversing; every other cross is an entry (a
+        # reversal when the position is the other way), and a cross toward the side held changes
+        # nothing, as in ``decide``
+        return ArraySignals(enter=enter, exit=down & (not self.short))

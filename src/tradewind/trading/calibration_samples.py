@@ -10,7 +10,7 @@ from tradewind.analysts.rules import RulesAnalyst
 from tradewind.domain.bars import Bars
 from tradewind.domain.signal import Signal
 from tradewind.domain.timeframe import Timeframe
-from tradewind.signals.evaluation import evaluate
+from tradewind.trading.evaluation import evaluate
 
 __all__ = ["score_samples"]
 

@@ -1,0 +1,147 @@
+"""Backtests started from the API: each runs the backtester in a worker thread (its own event loop,
+its own simulated clock) while the server goes on serving, and is polled by id.
+
+A few run at once (the rest are refused with a clear reason, never queued without bound), and
+only the newest finished ones are kept, each report with its equity curve thinned, so memory
+stays bounded however many are asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tradewind.analysts.base import Analyst
+from tradewind.domain.candle import Candle
+from tradewind.domain.clock import Clock
+from tradewind.domain.errors import NotFound, TradewindError, ValidationError
+from tradewind.domain.excerpt import excerpt
+from tradewind.trading.backtest import BacktestSpec, run_backtest_sync
+from tradewind.trading.risk import risk_profile
+from tradewind.trading.service import EQUITY_POINTS, thin_curve
+from tradewind.trading.strategies import BUILTIN
+from tradewind.trading.strategy import load_strategy
+
+__all__ = ["BacktestJob", "BacktestJobs", "MAX_CANDLES"]
+
+log = logging.getLogger(__name__)
+
+MAX_CANDLES = 600_000  # a year of one-minute candles, with room
+Status = Literal["queued", "running", "done", "failed"]
+CandleSource = Callable[[str, Any, float | None, float | None], Sequence[Candle]]
+
+
+@dataclass
+class BacktestJob:
+    id: str
+    spec: BacktestSpec
+    created_at: float
+    status: Status = "queued"
+    done: int = 0
+    total: int = 0
+    report: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    finished_at: float | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def as_dict(self, *, report: bool = True) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "id": self.id, "status": self.status, "created_at": self.created_at, "finished_at": self.finished_at,
+            "progress": {"done": self.done, "total": self.total,
+                         "fraction": (self.done / self.total) if self.total else None},
+            "spec": {"symbol": spec.symbol, "timeframe": spec.timeframe.value, "strategy": spec.strategy,
+                     "params": dict(spec.params), "analyst": spec.analyst, "risk": spec.risk, "cash": spec.cash,
+                     "fee": spec.fee, "slippage": spec.slippage, "interval_minutes": spec.interval_minutes,
+                     "trade_timeframe": spec.trade_timeframe.value if spec.trade_timeframe else None,
+                     "from": spec.start, "to": spec.end},
+            "error": self.error,
+            **({"report": self.report} if report else {}),
+        }
+
+
+class BacktestJobs:
+    def __init__(self, *, candles: CandleSource, analysts: Callable[[], Mapping[str, Analyst]], clock: Clock,
+                 max_running: int = 2, keep: int = 20) -> None:
+        self.candles = candles  # (symbol, timeframe, start, end) -> stored closed candles, oldest first
+        self.analysts = analysts
+        self.clock = clock
+        self.max_running = max_running
+        self.keep = keep
+        self._jobs: OrderedDict[str, BacktestJob] = OrderedDict()
+
+    async def start(self, spec: BacktestSpec) -> BacktestJob:
+        """Check the spec, its strategy and that its candles exist (a 4xx now, not a failed job
+        later), then run it in the background."""
+        spec.check()
+        load_strategy(spec.strategy, spec.params, builtins=BUILTIN)
+        risk_profile(spec.risk, spec.risk_overrides)
+        analysts = self.analysts()
+        if spec.analyst not in analysts:
+            raise ValidationError(f"unknown analyst {excerpt(spec.analyst)}: use one of {', '.join(analysts)}",
+                                  field="analyst")
+        running = sum(1 for job in self._jobs.values() if job.status in ("queued", "running"))
+        if running >= self.max_running:
+            raise ValidationError(f"{running} backtests are running (at most {self.max_running}): wait for one to "
+                                  "finish", field="backtests")
+        candles = await asyncio.to_thread(self.candles, spec.symbol, spec.timeframe, spec.start, spec.end)
+        if not candles:
+            raise ValidationError(f"no stored {spec.timeframe.value} candles of {spec.symbol} in that range "
+                                  "(import some with `tradewind data import`, or let the streamer record them)",
+                                  field="symbol" if spec.start is None and spec.end is None else "from")
+        if len(candles) > MAX_CANDLES:
+            raise ValidationError(f"{len(candles)} candles is more than a backtest here takes ({MAX_CANDLES}): "
+                                  "narrow from/to", field="from")
+        job = BacktestJob("bt_" + uuid.uuid4().hex[:16], spec, self.clock.now(), total=len(candles))
+        self._jobs[job.id] = job
+        self._trim()
+        job.task = asyncio.create_task(self._run(job, candles, analysts), name=f"backtest-{job.id}")
+        return job
+
+    def get(self, job_id: str) -> BacktestJob:
+        job = self._jobs.get(job_id) if isinstance(job_id, str) and len(job_id) <= 64 else None
+        if job is None:
+            raise NotFound(f"no backtest {excerpt(job_id)}", field="id")
+        return job
+
+    def list(self) -> list[BacktestJob]:
+        return list(reversed(self._jobs.values()))
+
+    async def stop(self) -> None:
+        tasks = [job.task for job in self._jobs.values() if job.task is not None and not job.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, job: BacktestJob, candles: Sequence[Candle], analysts: Mapping[str, Analyst]) -> None:
+        try:
+            job.status = "running"
+
+            def progress(done: int, total: int) -> None:
+                job.done, job.total = done, total
+
+            report = await asyncio.to_thread(run_backtest_sync, job.spec, candles, analysts=analysts, progress=progress)
+            for key in ("equity", "drawdown"):
+                report[key] = thin_curve(report.get(key) or [], EQUITY_POINTS)
+            job.report, job.status, job.done = report, "done", job.total
+        except asyncio.CancelledError:
+            job.status, job.error = "failed", {"code": "CANCELLED", "message": "the server stopped"}
+            raise
+        except TradewindError as exc:
+            job.status = "failed"
+            job.error = {"code": exc.code, "message": str(exc)[:1000], "field": getattr(exc, "field", None)}
+        except Exception as exc:  # noqa: BLE001 - a failed run is a job's status, not a server error
+            log.exception("backtest %s failed", job.id)
+            job.status, job.error = "failed", {"code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}"}
+        finally:
+            job.finished_at = self.clock.now()
+
+    def _trim(self) -> None:
+        finished = [job_id for job_id, job in self._jobs.items() if job.status in ("done", "failed")]
+        for job_id in finished[: max(0, len(self._jobs) - self.keep)]:
+            del self._jobs[job_id]
