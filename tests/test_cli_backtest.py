@@ -28,7 +28,7 @@ from tradewind.cli import app
 from tradewind.domain import Timeframe, parse_timeframe
 from tradewind.domain.candle import Candle
 from tradewind.market.candle_file import read_candle_file
-from tradewind.trading.backtest import BacktestSpec, run_backtest_sync
+from tradewind.trading.backtest import BacktestSpec, plain, run_backtest_sync
 
 DATA = Path(__file__).parent / "data"
 ETH_BTC = DATA / "ETH_BTC-5m.json"  # 2018-01-10 04:55 .. 2018-01-30, 5760 five-minute candles
@@ -90,7 +90,7 @@ def test_sma_cross_writes_the_report_as_json_and_one_html_page(tmp_path: Path, g
     spec = BacktestSpec("GOOG", DAY, strategy="sma-cross", params={"fast": "10", "slow": "30"})
     direct = run_backtest_sync(spec, candles, analysts={"rules": RulesAnalyst()})
     assert report["metrics"] == direct["metrics"] and report["trades"] == direct["trades"]
-    assert report["equity"] == direct["equity"]
+    assert report["equity"] == plain(direct)["equity"]  # the curve's columns, written out as [[time, value], ...]
 
     first, last = candles[0].time, candles[-1].time + DAY.seconds
     trades = report["trades"]

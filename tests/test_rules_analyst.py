@@ -136,3 +136,20 @@ def test_market_condition_and_recommendations_have_the_seed_shape() -> None:
         assert set(item) == {"strategy_name", "suitability_score", "reasoning", "recommended_config"}
         assert item["recommended_config"] == {"enabled": item["suitability_score"] >= 0.5, "weight": item["suitability_score"]}
     assert np.isfinite([r["suitability_score"] for r in ranked]).all()
+
+
+def test_a_remembered_view_is_the_one_its_candles_give_and_any_change_recomputes_it() -> None:
+    cached, fresh = RulesAnalyst(), RulesAnalyst(cached_views=0)
+    window = FIVE.slice(1000, 1500)
+    first = cached.view(Timeframe.M5, window, ("RSI Strategy",))
+    assert cached.view(Timeframe.M5, window.slice(0), ("RSI Strategy",)) is first  # same content: kept
+    assert first == fresh.view(Timeframe.M5, window, ("RSI Strategy",))
+    changed = Bars(*(column.copy() for column in window))
+    changed.close[-1] *= 1.01  # one candle of the 500
+    other = cached.view(Timeframe.M5, changed, ("RSI Strategy",))
+    assert other is not first and other.indicators == fresh.view(Timeframe.M5, changed, ("RSI Strategy",)).indicators
+    assert cached.view(Timeframe.M5, window, ("MACD Strategy",)) is not first  # other strategies: another view
+    for end in range(600, 600 + 80):  # a bounded memory: the oldest go first
+        cached.view(Timeframe.M5, FIVE.slice(end - 300, end), ())
+    assert len(cached._cache) == 64
+    assert cached.analyze(request_at(1200)) == fresh.analyze(request_at(1200))

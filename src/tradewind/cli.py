@@ -592,7 +592,7 @@ def _play_backtests(specs: list[BacktestSpec], candles: list[Candle], analysts: 
 
     from tradewind.domain.bus import InProcessBus
     from tradewind.domain.events import CandleClosed, SignalCreated
-    from tradewind.trading.backtest import run_backtest
+    from tradewind.trading.backtest import plain, run_backtest
 
     reports: dict[str, dict[str, Any]] = {}
     seen = {"candles": 0, "analyses": 0}
@@ -619,7 +619,7 @@ def _play_backtests(specs: list[BacktestSpec], candles: list[Candle], analysts: 
 
                 report, _ = asyncio.run(run_backtest(spec, candles, analysts=analysts, bus=bus, progress=advance))
                 progress.update(task, completed=total)  # the array path reports no progress
-                reports[spec.analyst] = report
+                reports[spec.analyst] = plain(report)
     except SpendLimitReached as exc:
         spent = getattr(analysts.get("llm"), "spent_usd", 0.0)
         _fail(f"--max-cost: the {spec.analyst} run stopped at candle {seen['candles']} of {total} after "

@@ -12,6 +12,9 @@ structure each vote came from.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,16 +174,39 @@ class RulesAnalyst:
 
     name = "rules"
 
-    def __init__(self, *, window: int = 500, calibration: Calibration = DEFAULT_CALIBRATION) -> None:
+    def __init__(self, *, window: int = 500, calibration: Calibration = DEFAULT_CALIBRATION,
+                 cached_views: int = 64) -> None:
         self.window = window
         self.calibration = calibration
+        # A 15m analysis with 1h and 4h sees the same 4h candles sixteen times in a row: their view
+        # (indicators, structure) is kept, keyed by the candles' content, so it is computed once.
+        self._cache: OrderedDict[tuple[Any, ...], TimeframeView] = OrderedDict()
+        self._cache_size = cached_views
+        self._lock = threading.Lock()
 
     def views(self, request: AnalysisRequest) -> list[TimeframeView]:
         ordered = sorted(request.candles, key=lambda tf: tf.seconds)
-        return [
-            view_timeframe(tf, request.candles[tf].slice(-self.window), request.selected_strategies)
-            for tf in ordered
-        ]
+        return [self.view(tf, request.candles[tf].slice(-self.window), request.selected_strategies) for tf in ordered]
+
+    def view(self, timeframe: Timeframe, bars: Bars, strategies: tuple[str, ...]) -> TimeframeView:
+        """``view_timeframe``, remembered for the last ``cached_views`` distinct inputs."""
+        if self._cache_size <= 0:
+            return view_timeframe(timeframe, bars, strategies)
+        digest = hashlib.blake2b(digest_size=16)
+        for column in bars:
+            digest.update(column.tobytes())
+        key = (timeframe, tuple(strategies), len(bars), digest.digest())
+        with self._lock:
+            view = self._cache.get(key)
+            if view is not None:
+                self._cache.move_to_end(key)
+                return view
+        view = view_timeframe(timeframe, bars, strategies)
+        with self._lock:
+            self._cache[key] = view
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return view
 
     # --- the signal ----------------------------------------------------------------------------
     def analyze(self, request: AnalysisRequest) -> Signal:

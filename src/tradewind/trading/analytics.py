@@ -67,6 +67,7 @@ __all__ = [
     "average_win",
     "best_trade",
     "cagr",
+    "curve_pairs",
     "calmar",
     "drawdown",
     "expectancy",
@@ -381,8 +382,10 @@ def performance(
     trades: Sequence[Trade],
     *,
     periods_per_year: float | None = None,
+    curves: bool = True,
 ) -> dict[str, Any]:
-    """Every figure of the module docstring, with the curves, as JSON-ready plain Python types.
+    """Every figure of the module docstring, with the curves (unless ``curves`` is off: a backtest
+    keeps its own as arrays), as JSON-ready plain Python types.
 
     ``periods_per_year`` annualises Sharpe and Sortino; None infers it as 365 days / the median
     spacing of ``equity_times`` (the value used is reported). Times are epoch seconds, durations
@@ -390,7 +393,7 @@ def performance(
     """
     times, eq = _curve(equity_times, equity)
     per_year = _check_periods(periods_per_year) if periods_per_year is not None else infer_periods_per_year(times)
-    dd_curve = drawdown(eq)
+    dd_curve = drawdown(eq) if curves else None
     worst_dd = max_drawdown(times, eq)
     entries = np.array([t.entry_time for t in trades], dtype=np.float64)
     exits = np.array([t.exit_time for t in trades], dtype=np.float64)
@@ -415,9 +418,10 @@ def performance(
         "trades_per_day": _num(trades_per_day(times, len(trades))),
         "exposure": _num(exposure(times, entries, exits)),
         "by_symbol": {},
-        "equity_curve": [[float(t), _num(v)] for t, v in zip(times.tolist(), eq.tolist())],
-        "drawdown_curve": [[float(t), _num(v)] for t, v in zip(times.tolist(), dd_curve.tolist())],
     }
+    if curves:
+        assert dd_curve is not None
+        report["equity_curve"], report["drawdown_curve"] = curve_pairs(times, eq), curve_pairs(times, dd_curve)
     for symbol in sorted({t.symbol for t in trades}):
         mine = [t for t in trades if t.symbol == symbol]
         stats = trade_stats(mine)
@@ -471,6 +475,17 @@ def _check_periods(periods_per_year: float) -> float:
 
 def _pnl(trades: Sequence[Trade]) -> np.ndarray:
     return _array(np.array([t.pnl for t in trades], dtype=np.float64), "pnl")
+
+
+def curve_pairs(times: np.ndarray, values: np.ndarray) -> list[list[float | None]]:
+    """``[[time, value], ...]`` as plain floats, None where a value is not finite; whole arrays at
+    once (a year of minutes is half a million points)."""
+    pairs: list[list[float | None]] = np.column_stack((times.astype(np.float64), values)).tolist()
+    if not np.isfinite(values).all():
+        for pair, finite in zip(pairs, np.isfinite(values).tolist()):
+            if not finite:
+                pair[1] = None
+    return pairs
 
 
 def _num(value: float | np.floating | np.integer | None) -> float | None:

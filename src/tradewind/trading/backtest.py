@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from tradewind.analysts.base import Analyst, MarketView
-from tradewind.domain.bars import bars_from_candles
+from tradewind.domain.bars import Bars, bars_from_candles, bars_to_candles
 from tradewind.domain.bus import InProcessBus
 from tradewind.domain.candle import Candle
 from tradewind.domain.clock import SimClock
@@ -31,7 +31,7 @@ from tradewind.domain.timeframe import Timeframe
 from tradewind.market.feeds.replay import ReplayFeed
 from tradewind.signals.outcomes import DEFAULT_HORIZONS
 from tradewind.signals.records import MemorySignalStore
-from tradewind.trading.analytics import performance, trade_dict
+from tradewind.trading.analytics import curve_pairs, drawdown, performance, trade_dict
 from tradewind.trading.engine import MAX_INTERVAL_MINUTES
 from tradewind.trading.fast import array_backtest, array_ready
 from tradewind.trading.kernel import Kernel, KernelConfig, Stores, build_kernel
@@ -41,7 +41,7 @@ from tradewind.trading.risk import RiskProfile, risk_profile
 from tradewind.trading.strategies import BUILTIN
 from tradewind.trading.strategy import ArraySignals, Strategy, load_strategy
 
-__all__ = ["BacktestSpec", "backtest_kernel", "default_interval", "play", "played_candles", "run_backtest",
+__all__ = ["BacktestSpec", "backtest_kernel", "default_interval", "plain", "play", "played_bars", "played_candles", "run_backtest",
            "run_backtest_sync"]
 
 Progress = Callable[[int, int], None]
@@ -109,17 +109,17 @@ class BacktestSpec:
 
 async def run_backtest(
     spec: BacktestSpec,
-    candles: Sequence[Candle],
+    candles: Sequence[Candle] | Bars,
     *,
     analysts: Mapping[str, Analyst],
     bus: EventBus | None = None,  # default: a strict in-process bus (a failing listener ends the run)
     market_view: MarketView | None = None,
     progress: Progress | None = None,
 ) -> tuple[dict[str, Any], Kernel | None]:
-    """Play ``candles`` (closed, time-sorted, of ``spec.timeframe``) through the kernel; the report and
-    the kernel (None when the array path ran: same trades, no kernel needed)."""
+    """Play ``candles`` (closed, time-sorted, of ``spec.timeframe``; ``Candle`` objects or ``Bars``
+    columns) through the kernel; the report and the kernel (None when the array path ran: same
+    trades, no kernel needed)."""
     spec.check()
-    played = played_candles(spec, candles)
     strategy = load_strategy(spec.strategy, spec.params, builtins=BUILTIN)
     profile = risk_profile(spec.risk, spec.risk_overrides)
     if spec.engine == "array" or (spec.engine == "auto" and _array_fits(spec, strategy, profile)):
@@ -127,7 +127,9 @@ async def run_backtest(
             raise ValidationError(f"{spec.strategy} cannot run on the array path with these settings "
                                   "(it needs array signals, no analyst, a cycle per candle and the none risk profile)",
                                   field="engine")
-        return _array_report(spec, played, strategy, profile), None
+        bars = played_bars(spec, candles if isinstance(candles, Bars) else bars_from_candles(candles))
+        return _array_report(spec, bars, strategy, profile), None
+    played = played_candles(spec, bars_to_candles(candles) if isinstance(candles, Bars) else candles)
     bus = bus if bus is not None else InProcessBus(strict=True)
     kernel = backtest_kernel(spec, played, bus=bus, analysts=analysts, market_view=market_view)
     counter = _Counter(bus, spec.timeframe, len(played), progress)
@@ -152,6 +154,23 @@ def played_candles(spec: BacktestSpec, candles: Sequence[Candle]) -> list[Candle
         field = "from" if spec.start is not None else "to" if spec.end is not None else "data"
         raise ValidationError("no candle in that range: nothing to backtest", field=field)
     if any(b.time <= a.time for a, b in zip(played, played[1:])):
+        raise ValidationError("candles must be sorted by time without duplicates", field="data")
+    return played
+
+
+def played_bars(spec: BacktestSpec, bars: Bars) -> Bars:
+    """``played_candles`` for columns: the same range and the same checks, without a Candle each."""
+    step = spec.timeframe.seconds
+    keep = np.ones(len(bars), dtype=bool)
+    if spec.start is not None:
+        keep &= bars.time >= spec.start
+    if spec.end is not None:
+        keep &= bars.time + step <= spec.end
+    if not keep.any():
+        field = "from" if spec.start is not None else "to" if spec.end is not None else "data"
+        raise ValidationError("no candle in that range: nothing to backtest", field=field)
+    played = bars if keep.all() else Bars(*(column[keep] for column in bars))
+    if len(played) > 1 and not (np.diff(played.time) > 0).all():
         raise ValidationError("candles must be sorted by time without duplicates", field="data")
     return played
 
@@ -213,8 +232,7 @@ def _array_fits(spec: BacktestSpec, strategy: Strategy, profile: RiskProfile) ->
             and spec.trade_timeframe in (None, spec.timeframe) and spec.every == 1)
 
 
-def _array_report(spec: BacktestSpec, candles: Sequence[Candle], strategy: Strategy, profile: RiskProfile) -> dict[str, Any]:
-    bars = bars_from_candles(candles)
+def _array_report(spec: BacktestSpec, bars: Bars, strategy: Strategy, profile: RiskProfile) -> dict[str, Any]:
     signals: ArraySignals = strategy.signals(bars)  # type: ignore[attr-defined]
     size = float(getattr(strategy, "size", 1.0))
     trades, times, values = array_backtest(spec.symbol, bars, signals, seconds=spec.timeframe.seconds, cash=spec.cash,
@@ -234,8 +252,8 @@ def report(kernel: Kernel, spec: BacktestSpec) -> dict[str, Any]:
 
 def _report(spec: BacktestSpec, trades: list[Trade], times: np.ndarray, values: np.ndarray,
             events: list[dict[str, Any]], *, engine: str) -> dict[str, Any]:
-    metrics = performance(times, values, trades) if len(times) else {"trades": len(trades)}
-    curves = {key: metrics.pop(key, None) for key in ("equity_curve", "drawdown_curve")}
+    metrics = performance(times, values, trades, curves=False) if len(times) else {"trades": len(trades)}
+    dd = drawdown(values) if len(times) else np.empty(0)
     return {
         "symbol": spec.symbol, "timeframe": spec.timeframe.value, "strategy": spec.strategy, "params": dict(spec.params),
         "analyst": spec.analyst, "risk": spec.risk, "cash": spec.cash, "fee": spec.fee, "slippage": spec.slippage,
@@ -243,11 +261,22 @@ def _report(spec: BacktestSpec, trades: list[Trade], times: np.ndarray, values: 
         "trades": [{"side": t.side, "entry_time": t.entry_time, "entry_price": t.entry_price, "exit_time": t.exit_time,
                     "exit_price": t.exit_price, "size": t.quantity, "pnl": t.pnl, "exit_reason": t.exit_reason,
                     "fees": t.fees, "return_pct": trade_dict(t)["return_pct"]} for t in trades],
-        "equity": [[float(t), float(v)] for t, v in zip(times.tolist(), values.tolist())],
-        "drawdown": curves["drawdown_curve"],
+        # the curves stay columns ((time, value) rows) until written out: ``plain`` makes them lists
+        "equity": np.column_stack((times.astype(np.float64), values)).reshape(-1, 2),
+        "drawdown": np.column_stack((times.astype(np.float64), dd)).reshape(-1, 2),
         "risk_events": events,
         "engine": engine,
     }
+
+
+def plain(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The report in JSON types: its curves as ``[[time, value], ...]`` (None where not finite)."""
+    out = dict(report)
+    for key in ("equity", "drawdown"):
+        curve = out.get(key)
+        if isinstance(curve, np.ndarray):
+            out[key] = curve_pairs(curve[:, 0], curve[:, 1])
+    return out
 
 
 class _Counter:
@@ -269,7 +298,7 @@ class _Counter:
             self._undo()
 
 
-def run_backtest_sync(spec: BacktestSpec, candles: Sequence[Candle], **kwargs: Any) -> dict[str, Any]:
+def run_backtest_sync(spec: BacktestSpec, candles: Sequence[Candle] | Bars, **kwargs: Any) -> dict[str, Any]:
     """``run_backtest`` from synchronous code (the CLI, a worker thread)."""
     result, _ = asyncio.run(run_backtest(spec, candles, **kwargs))
     return result

@@ -21,7 +21,7 @@ from tradewind.domain.candle import Candle
 from tradewind.domain.clock import Clock
 from tradewind.domain.errors import NotFound, TradewindError, ValidationError
 from tradewind.domain.excerpt import excerpt
-from tradewind.trading.backtest import BacktestSpec, run_backtest_sync
+from tradewind.trading.backtest import BacktestSpec, plain, run_backtest_sync
 from tradewind.trading.risk import risk_profile
 from tradewind.trading.service import EQUITY_POINTS, thin_curve
 from tradewind.trading.strategies import BUILTIN
@@ -125,7 +125,8 @@ class BacktestJobs:
             def progress(done: int, total: int) -> None:
                 job.done, job.total = done, total
 
-            report = await asyncio.to_thread(run_backtest_sync, job.spec, candles, analysts=analysts, progress=progress)
+            report = plain(await asyncio.to_thread(run_backtest_sync, job.spec, candles, analysts=analysts,
+                                                   progress=progress))
             for key in ("equity", "drawdown"):
                 report[key] = thin_curve(report.get(key) or [], EQUITY_POINTS)
             job.report, job.status, job.done = report, "done", job.total
