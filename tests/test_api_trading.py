@@ -1,6 +1,6 @@
 """``/api/*`` (seed 001's trading bot) and ``trading:SYM`` on /ws, over real HTTP and WebSocket.
 
-The server replays real ETH/BTC 5m candles at 3,000x real time (a candle every 0.1 s of wall time)
+The server replays real ETH/BTC 5m candles at 6,000x real time (a candle every 0.05 s of wall time)
 on its embedded defaults: SQLite, the rule-based analyst, the signal follower, the paper broker. So
 a manual entry fills at the next candle's open within a moment, as it would live.
 """
@@ -8,6 +8,7 @@ a manual entry fills at the next candle's open within a moment, as it would live
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,7 +34,7 @@ TRADING_TYPES = {"OrderFilled", "TradeOpened", "PositionUpdate", "TradeClosed", 
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Container]]:
     settings = Settings(
         database_url=f"sqlite:///{tmp_path_factory.mktemp('trading') / 'tw.db'}", feed="replay",
-        replay_path=DATA / "ETH_BTC-5m.json", replay_symbol="ETHBTC", replay_timeframe="5m", replay_speed=3000,
+        replay_path=DATA / "ETH_BTC-5m.json", replay_symbol="ETHBTC", replay_timeframe="5m", replay_speed=6000,
         symbols=["ETHBTC"], timeframes=["5m", "15m", "1h"], analysis_timeframes=["15m", "1h"],
         admin_token="s3cret", trading_reflect_every=1,
     )
@@ -105,6 +106,7 @@ def test_pause_resume_and_change_an_asset_while_it_runs(running: tuple[str, Cont
     ({"interval_minutes": 61}, "interval_minutes"),
     ({"strategy": "no-such-strategy"}, "strategy"),
     ({"strategy": "os.system"}, "strategy"),
+    ({"strategy": "antigravity:Anything"}, "strategy"),  # a request never makes the server import a module
     ({"strategy": "sma-cross", "params": {"fast": "ten"}}, "params"),
     ({"strategy": "sma-cross", "params": {"fast": 30, "slow": 10}}, "params"),
     ({"analyst": "oracle"}, "analyst"),
@@ -194,12 +196,15 @@ async def _enter_and_close(url: str) -> set[str]:
 
 def test_backtests_run_in_the_background_over_stored_candles(running: tuple[str, Container]) -> None:
     url, container = running
-    wait_for(lambda: container.recorder.saved >= 300)
+    wait_for(lambda: container.recorder.saved >= 150)
     refused(httpx.post(f"{url}/api/backtests", json={"symbol": "DOGEUSDT", "timeframe": "5m"}), 400, "symbol")
     refused(httpx.post(f"{url}/api/backtests", json={"symbol": "ETHBTC", "timeframe": "5m", "from": 1, "to": 2}),
             400, "from")
     refused(httpx.post(f"{url}/api/backtests", json={"symbol": "ETHBTC", "timeframe": "5m", "strategy": "nope"}),
             400, "strategy")
+    refused(httpx.post(f"{url}/api/backtests", json={"symbol": "ETHBTC", "timeframe": "5m",
+                                                     "strategy": "this:Module"}), 400, "strategy")
+    assert "this" not in sys.modules and "antigravity" not in sys.modules
     refused(httpx.post(f"{url}/api/backtests", json={"symbol": "ETHBTC", "timeframe": "5m", "strategy": "sma-cross",
                                                      "params": {"fast": "x"}}), 400, "params.fast")
     refused(httpx.post(f"{url}/api/backtests", json={"symbol": "ETHBTC", "timeframe": "5m", "fee": 2}), 400, "fee")

@@ -285,3 +285,14 @@ def test_signal_follower_neutral_and_confidence() -> None:
     assert picky.decide(ctx([100.0], signal=signal("Long", confidence=0.69))) is None
     taken = picky.decide(ctx([100.0], signal=signal("Long", confidence=0.7)))
     assert taken is not None and taken.side == "long"
+
+
+def test_a_dotted_path_outside_the_allowed_ones_is_refused_before_anything_is_imported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "tw_side_effect.py").write_text("raise SystemExit('imported')\n")  # importing it would end the test
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValidationError) as refused:
+        load_strategy("tw_side_effect:Anything", None, builtins=BUILTIN, paths=frozenset({"pkg.mine:Mine"}))
+    assert refused.value.field == "strategy" and "TRADEWIND_TRADING_STRATEGY_PATHS" in str(refused.value)
+    assert "tw_side_effect" not in sys.modules
+    assert load_strategy("sma-cross", None, builtins=BUILTIN, paths=frozenset()).name == "sma-cross"  # built-ins: always

@@ -217,6 +217,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         reflectors["llm"] = ModelReflector(llm.name, llm.review)
     broker = broker or build_broker(settings, clock)
     caps = feed.capabilities
+    # what the API may name: the built-ins, the listed paths and the configured assets' own (trusted)
+    paths = (*settings.trading_strategy_paths, *(a.strategy for a in assets if ":" in a.strategy))
     config = KernelConfig(
         symbols=_tracked(settings), timeframes=_timeframes(settings, assets), assets=assets,
         buffer_size=settings.buffer_size, history_seconds=settings.history_hours * 3600,
@@ -229,6 +231,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         # a live candle closes a little after its period: decide once it has (the grace and two polls)
         settle_seconds=(_close_grace(settings, feed) or 0.0) + 1.0 if caps.wall_clock else 0.0,
         portfolio_risk=risk_profile(trading.risk), reflect_every=trading.reflect_every, trade=trading.enabled,
+        strategy_paths=paths,
     )
     stores = Stores(signals=SqlSignalStore(database), trading=SqlTradingStore(database, clock=clock), candles=candles)
     kernel = build_kernel(config, clock=clock, feed=feed, broker=broker, stores=stores, bus=bus, analysts=analysts,
@@ -241,7 +244,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
                                  lambda symbol, tf, limit: kernel.streamer.candles(symbol, tf, limit))
     backtests = BacktestJobs(
         candles=lambda symbol, tf, start, end: candles.between(symbol, tf, start, end, limit=MAX_CANDLES + 1),
-        analysts=lambda: analysts, clock=SystemClock(),
+        analysts=lambda: analysts, clock=SystemClock(), strategy_paths=paths,
     )
     return Container(settings, database, kernel, candles, decisions, hub, llm_client, service, backtests)
 

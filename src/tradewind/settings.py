@@ -134,6 +134,10 @@ class Settings(BaseSettings):
         description='assets traded, JSON: [{"symbol": "BTCUSDT", "strategy": "sma-cross", "params": {"fast": 10}}]; '
                     "empty = every tracked symbol with the defaults below",
     )
+    trading_strategy_paths: Annotated[list[Annotated[str, Field(max_length=200)]], NoDecode] = Field(
+        default_factory=list, max_length=100,
+        description="module:Class strategies the API may choose besides the built-ins (the assets' own are allowed)",
+    )
     trading_timeframe: Timeframe = Timeframe.M15
     trading_interval_minutes: int = Field(default=15, ge=1, le=60)
     trading_strategy: str = "signal-follower"
@@ -154,6 +158,11 @@ class Settings(BaseSettings):
     streamer_api_url: str = "http://127.0.0.1:8000"
     streamer_api_timeout: float = Field(default=1.0, gt=0)
     close_grace_seconds: float = Field(default=2.0, ge=0, le=60)
+
+    @field_validator("trading_strategy_paths", mode="before")
+    @classmethod
+    def _paths(cls, value: object) -> object:
+        return _split(value)
 
     @field_validator("symbols", mode="before")
     @classmethod

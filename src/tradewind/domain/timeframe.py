@@ -17,6 +17,8 @@ __all__ = ["MAX_TIMEFRAME_INPUT", "Timeframe", "TimeframeName", "parse_timeframe
 MAX_TIMEFRAME_INPUT = 16
 """Longest timeframe text looked at; anything longer is refused before it is parsed or cached."""
 
+_VALUE_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400}
+
 
 class Timeframe(enum.Enum):
     """A candle duration aligned to UTC boundaries; ``value`` is the canonical exchange-style name."""
@@ -29,9 +31,9 @@ class Timeframe(enum.Enum):
     H4 = "4h"
     D1 = "1d"
 
-    @property
-    def seconds(self) -> int:
-        return _SECONDS[self]
+    def __init__(self, value: str) -> None:
+        # a plain attribute, not a property over a dict: it is read several times per candle
+        self.seconds: int = _VALUE_SECONDS[value]
 
     @property
     def mt_name(self) -> str:
@@ -40,25 +42,17 @@ class Timeframe(enum.Enum):
 
     def bucket(self, ts: float) -> int:
         """Open time (epoch seconds) of the candle that contains ``ts``; days start at 00:00 UTC."""
-        sec = _SECONDS[self]
+        sec = self.seconds
         return int(ts // sec) * sec
 
     def __lt__(self, other: Timeframe) -> bool:
-        return _SECONDS[self] < _SECONDS[other]
+        return self.seconds < other.seconds
 
     def __str__(self) -> str:
         return self.value
 
 
-_SECONDS: dict[Timeframe, int] = {
-    Timeframe.M1: 60,
-    Timeframe.M5: 300,
-    Timeframe.M15: 900,
-    Timeframe.M30: 1800,
-    Timeframe.H1: 3600,
-    Timeframe.H4: 14400,
-    Timeframe.D1: 86400,
-}
+_SECONDS: dict[Timeframe, int] = {tf: tf.seconds for tf in Timeframe}
 
 _BY_NAME: dict[str, tuple[Timeframe, bool]] = {}
 for _tf in Timeframe:

@@ -74,6 +74,7 @@ class MultiTimeframeStreamer:
         self._publishing = True
         self._series: dict[str, dict[Timeframe, CandleSeries]] = {}
         self._chains: dict[str, tuple[CandleSeries, ...]] = {}  # the same series, shortest timeframe first
+        self._target_cache: dict[tuple[str, Timeframe], list[CandleSeries]] = {}
         self._last_tick: dict[str, float] = {}
         for symbol in symbols:
             self.add_symbol(symbol)
@@ -187,10 +188,18 @@ class MultiTimeframeStreamer:
 
     # --- candles -----------------------------------------------------------------------------
     def _targets(self, symbol: str, timeframe: Timeframe) -> list[CandleSeries]:
-        series = self._series.get(symbol)
-        if series is None:
-            raise SymbolNotFound(f"symbol {symbol!r} is not streamed")
-        return [s for tf, s in series.items() if tf.seconds >= timeframe.seconds and tf.seconds % timeframe.seconds == 0]
+        """The series a ``timeframe`` candle of ``symbol`` feeds (its own and every multiple), kept:
+        asked for on every candle."""
+        key = (symbol, timeframe)
+        targets = self._target_cache.get(key)
+        if targets is None:
+            series = self._series.get(symbol)
+            if series is None:
+                raise SymbolNotFound(f"symbol {symbol!r} is not streamed")
+            targets = [s for tf, s in series.items()
+                       if tf.seconds >= timeframe.seconds and tf.seconds % timeframe.seconds == 0]
+            self._target_cache[key] = targets
+        return targets
 
     def ingest_candle(self, symbol: str, timeframe: Timeframe, candle: Candle) -> None:
         """A base candle from a feed; ``closed=False`` marks a snapshot of a forming one."""

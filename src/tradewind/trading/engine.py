@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -71,7 +71,8 @@ async def inline(work: Callable[[], T]) -> T:
     return work()
 
 
-def check_asset(config: AssetConfig, *, analysts: Sequence[str] = ("rules",)) -> tuple[Strategy, RiskProfile]:
+def check_asset(config: AssetConfig, *, analysts: Sequence[str] = ("rules",),
+                strategy_paths: Collection[str] | None = None) -> tuple[Strategy, RiskProfile]:
     """An asset's settings checked as a whole (symbol, interval, strategy and its params, analyst, risk)."""
     normalize_symbol(config.symbol)
     interval = config.interval_minutes
@@ -81,7 +82,7 @@ def check_asset(config: AssetConfig, *, analysts: Sequence[str] = ("rules",)) ->
     if config.analyst not in analysts:
         raise ValidationError(f"unknown analyst {excerpt(config.analyst)}: use one of {', '.join(analysts)}",
                               field="analyst")
-    strategy = load_strategy(config.strategy, config.params, builtins=BUILTIN)
+    strategy = load_strategy(config.strategy, config.params, builtins=BUILTIN, paths=strategy_paths)
     return strategy, risk_profile(config.risk, config.risk_overrides)
 
 
@@ -127,8 +128,10 @@ class TradingEngine:
         every: int = 1,
         observe: bool = False,
         fail_fast: bool = False,
+        strategy_paths: Collection[str] | None = None,  # dotted-path strategies an update may name (None: any)
         new_id: Callable[[], str] = lambda: "tw_" + uuid.uuid4().hex[:20],
     ) -> None:
+        self.strategy_paths = strategy_paths
         self.candles = candles
         self.newest = newest  # the open time of the newest closed candle: a cheap "anything new?"
         self.signals = signals
@@ -576,7 +579,7 @@ class TradingEngine:
         if unknown:
             raise ValidationError(f"cannot change {excerpt(unknown[0])}", field=str(unknown[0])[:40])
         config = replace(state.config, **changes)
-        strategy, profile = check_asset(config, analysts=self._analysts())
+        strategy, profile = check_asset(config, analysts=self._analysts(), strategy_paths=self.strategy_paths)
         if "strategy" in changes or "params" in changes:
             state.strategy = strategy
         state.config, state.profile = config, profile

@@ -17,14 +17,13 @@ from typing import Any
 from tradewind.domain.bus import InProcessBus
 from tradewind.analysts.base import AnalysisRequest, Analyst
 from tradewind.domain.bars import Bars, bars_to_candles
-from tradewind.domain.errors import ValidationError
 from tradewind.domain.events import SignalCreated
 from tradewind.domain.timeframe import Timeframe
 from tradewind.signals.evaluation import Record, check_replay, score_stored
 from tradewind.signals.outcomes import DEFAULT_HORIZONS
 from tradewind.signals.performance import performance_report
 from tradewind.signals.records import MemorySignalStore
-from tradewind.trading.backtest import BacktestSpec, backtest_kernel, play
+from tradewind.trading.backtest import BacktestSpec, backtest_kernel, play, played_bars
 
 __all__ = ["evaluate", "planned_requests"]
 
@@ -90,11 +89,7 @@ def _name(analyst: Analyst) -> str:
 async def _observe(spec: BacktestSpec, bars: Bars, analyst: Analyst, total: int | None,
                    progress: Callable[[int, int], None] | None, *, name: str | None = None) -> list[Any]:
     bus = InProcessBus(strict=True)
-    played = bars_to_candles(bars)
-    played = [c for c in played if (spec.start is None or c.time >= spec.start)
-              and (spec.end is None or c.time + spec.timeframe.seconds <= spec.end)]
-    if not played:
-        raise ValidationError("no candle in that range: nothing to replay", field="from" if spec.start else "data")
+    played = bars_to_candles(played_bars(spec, bars))  # the range and its checks, as a backtest's
     kernel = backtest_kernel(spec, played, bus=bus, analysts={name or spec.analyst: analyst})
     done = [0]
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -67,7 +67,8 @@ class BacktestJob:
 
 class BacktestJobs:
     def __init__(self, *, candles: CandleSource, analysts: Callable[[], Mapping[str, Analyst]], clock: Clock,
-                 max_running: int = 2, keep: int = 20) -> None:
+                 max_running: int = 2, keep: int = 20, strategy_paths: Collection[str] = ()) -> None:
+        self.strategy_paths = frozenset(strategy_paths)  # a request may not import a module of its choosing
         self.candles = candles  # (symbol, timeframe, start, end) -> stored closed candles, oldest first
         self.analysts = analysts
         self.clock = clock
@@ -79,7 +80,7 @@ class BacktestJobs:
         """Check the spec, its strategy and that its candles exist (a 4xx now, not a failed job
         later), then run it in the background."""
         spec.check()
-        load_strategy(spec.strategy, spec.params, builtins=BUILTIN)
+        load_strategy(spec.strategy, spec.params, builtins=BUILTIN, paths=self.strategy_paths)
         risk_profile(spec.risk, spec.risk_overrides)
         analysts = self.analysts()
         if spec.analyst not in analysts:

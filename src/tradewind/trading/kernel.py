@@ -74,6 +74,7 @@ class KernelConfig:
     trade: bool = True  # False: no engine (the API's analysis alone)
     observe: bool = False  # the engine asks the analysts but places no order (evaluate)
     fail_fast: bool = False  # a failed cycle ends the run (a backtest) rather than being logged
+    strategy_paths: Sequence[str] | None = None  # dotted-path strategies the API may switch an asset to (None: any)
 
 
 @dataclass
@@ -174,6 +175,7 @@ def build_kernel(
             blocking=blocking, portfolio_risk=config.portfolio_risk, reflect_every=config.reflect_every,
             reflectors=reflectors, lookback=config.buffer_size, warmup=config.warmup, every=config.every,
             observe=config.observe, fail_fast=config.fail_fast,
+            strategy_paths=frozenset(config.strategy_paths) if config.strategy_paths is not None else None,
         )
     periodic = None
     if config.periodic_minutes > 0:

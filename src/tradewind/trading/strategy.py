@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -124,8 +124,11 @@ def parse_params(declared: Mapping[str, Param], given: Mapping[str, object] | No
 
 
 def load_strategy(name: str, params: Mapping[str, object] | None, *,
-                  builtins: Mapping[str, type[Any]]) -> Strategy:
-    """A strategy by its built-in name (``sma-cross``) or dotted path (``pkg.module:Class``)."""
+                  builtins: Mapping[str, type[Any]], paths: Collection[str] | None = None) -> Strategy:
+    """A strategy by its built-in name (``sma-cross``) or dotted path (``pkg.module:Class``).
+
+    ``paths`` lists the dotted paths allowed (None: any, for a trusted caller such as the CLI or
+    the settings): a request must not make the server import a module of its choosing."""
     if not isinstance(name, str) or not name or len(name) > 200:
         raise ValidationError(f"strategy must be a name or a dotted path, got {excerpt(name)}", field="strategy")
     cls = builtins.get(name)
@@ -134,6 +137,10 @@ def load_strategy(name: str, params: Mapping[str, object] | None, *,
         if not sep or not module_name or not attribute:
             raise ValidationError(f"unknown strategy {excerpt(name)}: use one of {', '.join(sorted(builtins))} "
                                   "or a dotted path module:Class", field="strategy")
+        if paths is not None and name not in paths:
+            raise ValidationError(f"strategy {excerpt(name)} is not allowed here: use one of "
+                                  f"{', '.join(sorted(builtins))} or a path listed in TRADEWIND_TRADING_STRATEGY_PATHS",
+                                  field="strategy")
         try:
             cls = getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError) as exc:
