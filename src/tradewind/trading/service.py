@@ -148,6 +148,9 @@ class TradingService:
         if unknown:
             raise ValidationError(f"{excerpt(unknown[0])} cannot be changed: use {', '.join(CHANGES)}",
                                   field=str(unknown[0])[:40])
+        empty = [key for key, value in changes.items() if value is None]
+        if empty:
+            raise ValidationError(f"{empty[0]} cannot be null: leave it out to keep it", field=str(empty[0]))
         await self.engine.run(lambda: self.engine.update(symbol, **dict(changes)))
         return self.asset(symbol)
 
