@@ -279,3 +279,25 @@ def test_every_field_of_every_trading_body_survives_hostile_values(running: tupl
     asset = httpx.get(f"{url}/api/assets/ETHBTC").json()
     assert asset["strategy"] == "signal-follower" and asset["interval_minutes"] == 15
     assert httpx.get(f"{url}/health").status_code == 200
+
+
+def test_hostile_path_and_query_values_of_every_trading_route(running: tuple[str, Container]) -> None:
+    from test_hostile_input import PATH_VALUES, Client, check_answer
+
+    url, _ = running
+    client = Client(url)
+    templates = [
+        ("GET", "/api/assets/{v}"), ("GET", "/api/assets/{v}/dashboard"), ("GET", "/api/assets/ETHBTC/dashboard?candles={v}"),
+        ("GET", "/api/assets/ETHBTC/dashboard?trades={v}"), ("GET", "/api/trades?symbol={v}"), ("GET", "/api/trades?limit={v}"),
+        ("GET", "/api/risk-events?symbol={v}"), ("GET", "/api/reflections?limit={v}"), ("GET", "/api/backtests/{v}"),
+        ("POST", "/api/assets/{v}/pause"), ("POST", "/api/assets/{v}/resume"), ("POST", "/api/assets/{v}/close"),
+    ]
+    try:
+        for method, template in templates:
+            for value in PATH_VALUES:
+                path = template.format(v=value)
+                status, data = client.request(method, path, b"" if method == "POST" else None, headers=ADMIN)
+                check_answer(status, data, where=f"{method} {path[:80]}", expect_field=None, must_refuse=True)
+    finally:
+        client.close()
+    assert httpx.get(f"{url}/api/assets").json()["assets"][0]["symbol"] == "ETHBTC"
