@@ -85,6 +85,7 @@ def test_sma_cross_writes_the_report_as_json_and_one_html_page(tmp_path: Path, g
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "[bold]out.json").read_text())
     assert {"metrics", "trades", "equity"} <= set(report)
+    assert report["params"] == {"fast": 10, "slow": 30, "short": False, "size": 1.0}  # as run: typed, defaults in
 
     candles = candles_of(goog, DAY)
     spec = BacktestSpec("GOOG", DAY, strategy="sma-cross", params={"fast": "10", "slow": "30"})

@@ -39,7 +39,7 @@ from tradewind.trading.paper import PaperBroker
 from tradewind.trading.records import AssetConfig, MemoryTradingStore
 from tradewind.trading.risk import RiskProfile, risk_profile
 from tradewind.trading.strategies import BUILTIN
-from tradewind.trading.strategy import ArraySignals, Strategy, load_strategy
+from tradewind.trading.strategy import ArraySignals, Strategy, load_strategy, parse_params
 
 __all__ = ["BacktestSpec", "backtest_kernel", "default_interval", "plain", "play", "played_bars", "played_candles", "run_backtest",
            "run_backtest_sync"]
@@ -255,7 +255,7 @@ def _report(spec: BacktestSpec, trades: list[Trade], times: np.ndarray, values: 
     metrics = performance(times, values, trades, curves=False) if len(times) else {"trades": len(trades)}
     dd = drawdown(values) if len(times) else np.empty(0)
     return {
-        "symbol": spec.symbol, "timeframe": spec.timeframe.value, "strategy": spec.strategy, "params": dict(spec.params),
+        "symbol": spec.symbol, "timeframe": spec.timeframe.value, "strategy": spec.strategy, "params": _params(spec),
         "analyst": spec.analyst, "risk": spec.risk, "cash": spec.cash, "fee": spec.fee, "slippage": spec.slippage,
         "metrics": metrics,
         "trades": [{"side": t.side, "entry_time": t.entry_time, "entry_price": t.entry_price, "exit_time": t.exit_time,
@@ -267,6 +267,16 @@ def _report(spec: BacktestSpec, trades: list[Trade], times: np.ndarray, values: 
         "risk_events": events,
         "engine": engine,
     }
+
+
+def _params(spec: BacktestSpec) -> dict[str, Any]:
+    """The parameters the strategy ran with: typed (``--param fast=10`` is 10, not "10"), defaults filled in."""
+    try:
+        cls = BUILTIN.get(spec.strategy) or type(load_strategy(spec.strategy, spec.params, builtins=BUILTIN))
+        declared = getattr(cls, "params", {})
+        return parse_params(declared if isinstance(declared, Mapping) else {}, spec.params)
+    except ValidationError:
+        return dict(spec.params)
 
 
 def plain(report: Mapping[str, Any]) -> dict[str, Any]:
