@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from tradewind.analysis.indicators import IndicatorSnapshot
+from tradewind.analysis.means import mean
 from tradewind.domain.bars import Bars
 
 __all__ = [
@@ -96,7 +97,7 @@ def trend_of(bars: Bars, ind: IndicatorSnapshot) -> Trend:
     elif mid is not None:
         votes.append(1.0 if close > mid else -1.0)
     momentum = float(close / bars.close[-6] - 1) if len(bars) >= 6 else None
-    score = float(np.mean(votes)) if votes else 0.0
+    score = mean(votes) if votes else 0.0
     strength = 0.0 if adx is None else clamp((adx - 10) / 40, 0, 1)
     if momentum is not None and score != 0 and np.sign(momentum) != np.sign(score):
         score *= 0.5  # the averages still point one way but price has turned
@@ -152,7 +153,7 @@ def cluster_levels(prices: Sequence[float], close: float, tolerance: float, *, l
             merged[-1].append(price)
         else:
             merged.append([price])
-    levels = [float(np.mean(group)) for group in merged]
+    levels = [mean(group) for group in merged]
     support = sorted((lv for lv in levels if lv < close), reverse=True)[:limit]
     resistance = sorted(lv for lv in levels if lv > close)[:limit]
     return LevelSet(tuple(support), tuple(resistance))

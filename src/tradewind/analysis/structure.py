@@ -235,30 +235,38 @@ def summarize_structure(bars: Bars, arrays: StructureArrays | None = None, *, ma
 
     def swings(price: np.ndarray, pivot: np.ndarray) -> list[tuple[int, float]]:
         at = np.flatnonzero(pivot >= 0)
-        return tail([(int(time[pivot[c]]), float(price[c])) for c in at])
+        at = at[len(at) - max_items:] if max_items else at[:0]  # as ``tail``, before building any item
+        return list(zip(time[pivot[at]].tolist(), price[at].tolist()))
 
+    # Python values from one ``tolist`` per column of the items (a numpy scalar per field costs more)
     mitigated = set(arrays.fvg_mitigations[:, 1].tolist())
+    at = np.flatnonzero(arrays.fvg_dir != 0)
     open_fvgs = nearest([
-        {"direction": _DIRECTION[int(arrays.fvg_dir[i])], "top": float(arrays.fvg_top[i]),
-         "bottom": float(arrays.fvg_bottom[i]), "time": int(time[i]), "bars_ago": n - 1 - int(i)}
-        for i in np.flatnonzero(arrays.fvg_dir != 0) if int(i) not in mitigated
+        {"direction": _DIRECTION[d], "top": top, "bottom": bottom, "time": t, "bars_ago": n - 1 - i}
+        for i, d, top, bottom, t in zip(at.tolist(), arrays.fvg_dir[at].tolist(), arrays.fvg_top[at].tolist(),
+                                        arrays.fvg_bottom[at].tolist(), time[at].tolist())
+        if i not in mitigated
     ])
     invalidated = set(arrays.ob_invalidations[:, 1].tolist())
+    at = np.flatnonzero(arrays.ob_dir != 0)
     order_blocks = nearest([
-        {"direction": _DIRECTION[int(arrays.ob_dir[i])], "top": float(arrays.ob_top[i]),
-         "bottom": float(arrays.ob_bottom[i]), "time": int(time[arrays.ob_candle[i]]), "break_time": int(time[i])}
-        for i in np.flatnonzero(arrays.ob_dir != 0) if int(i) not in invalidated
+        {"direction": _DIRECTION[d], "top": top, "bottom": bottom, "time": t, "break_time": b}
+        for i, d, top, bottom, t, b in zip(at.tolist(), arrays.ob_dir[at].tolist(), arrays.ob_top[at].tolist(),
+                                           arrays.ob_bottom[at].tolist(), time[arrays.ob_candle[at]].tolist(),
+                                           time[at].tolist())
+        if i not in invalidated
     ])
     pools: dict[tuple[int, int], dict[str, Any]] = {}
     for side, level, count, ident, pivot in (
         (1, arrays.pool_high, arrays.pool_high_count, arrays.pool_high_id, arrays.swing_high_pivot),
         (-1, arrays.pool_low, arrays.pool_low_count, arrays.pool_low_id, arrays.swing_low_pivot),
     ):
-        for c in np.flatnonzero(ident >= 0):  # later reports of a pool supersede earlier ones
-            pools[(side, int(ident[c]))] = {
-                "side": _SIDE[side], "level": float(level[c]), "count": int(count[c]),
-                "first_time": int(time[ident[c]]), "last_time": int(time[pivot[c]]),
-            }
+        at = np.flatnonzero(ident >= 0)
+        ids = ident[at]
+        for pool_id, lv, k, first, last in zip(ids.tolist(), level[at].tolist(), count[at].tolist(),
+                                               time[ids].tolist(), time[pivot[at]].tolist()):
+            pools[(side, pool_id)] = {  # later reports of a pool supersede earlier ones
+                "side": _SIDE[side], "level": lv, "count": k, "first_time": first, "last_time": last}
     sweeps: list[dict[str, Any]] = []
     for bar, side, ident, swept in arrays.pool_ends.tolist():
         pool = pools.pop((side, ident))
