@@ -450,3 +450,17 @@ def test_fair_value_gaps_agree_with_smartmoneyconcepts(real: tuple[Bars, Structu
     later = (ours_at == 0) | (ours_at >= their_bar) & (their_bar > 0)
     assert later.all()  # a trade inside never comes before the first touch
     assert np.all(ours_at[their_bar == 0] == 0)
+
+
+def test_a_summary_lists_the_newest_max_items_or_all_when_there_are_fewer() -> None:
+    from tradewind.signals.requests import bars_from_rows
+
+    bars = bars_from_rows(json.loads((DATA / "ETH_BTC-5m.json").read_text())[:120])
+    arrays = compute_structure(bars)
+    everything = summarize_structure(bars, arrays, max_items=10_000)
+    assert len(everything.swing_highs) >= 3 and everything.recent_sweeps is not None
+    for k in range(1, len(everything.swing_highs) + 3):  # one more than there are: all of them, not fewer
+        some = summarize_structure(bars, arrays, max_items=k)
+        assert some.swing_highs == everything.swing_highs[-k:]
+        assert some.swing_lows == everything.swing_lows[-k:]
+        assert some.recent_sweeps == everything.recent_sweeps[-k:]

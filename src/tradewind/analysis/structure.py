@@ -215,7 +215,7 @@ def summarize_structure(bars: Bars, arrays: StructureArrays | None = None, *, ma
         return sorted(items, key=distance)[:max_items]
 
     def tail(items: list[Any]) -> list[Any]:
-        return items[len(items) - max_items:] if max_items else []
+        return items[-max_items:] if max_items else []  # the newest max_items (all of them when fewer)
 
     breaks = np.flatnonzero((arrays.bos != 0) | (arrays.choch != 0))
     last_event = None
@@ -235,7 +235,7 @@ def summarize_structure(bars: Bars, arrays: StructureArrays | None = None, *, ma
 
     def swings(price: np.ndarray, pivot: np.ndarray) -> list[tuple[int, float]]:
         at = np.flatnonzero(pivot >= 0)
-        at = at[len(at) - max_items:] if max_items else at[:0]  # as ``tail``, before building any item
+        at = at[-max_items:] if max_items else at[:0]  # as ``tail``, before building any item
         return list(zip(time[pivot[at]].tolist(), price[at].tolist()))
 
     # Python values from one ``tolist`` per column of the items (a numpy scalar per field costs more)
