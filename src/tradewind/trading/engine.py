@@ -189,6 +189,9 @@ class TradingEngine:
         for config in self.store.load_assets():
             if config.symbol in self.assets:
                 self.assets[config.symbol] = AssetState(config, *check_asset(config, analysts=self._analysts()))
+        if self.reflect_every:
+            for symbol, state in self.assets.items():  # the reflection cadence counts on across a restart
+                state.closed_since_reflection = self._closed_since_reflection(symbol)
         orders = self.store.load_open_orders()
         waiting = {o.client_order_id for o in orders if o.type == "market" and o.parent_id is None}
         for order in orders:
@@ -212,6 +215,13 @@ class TradingEngine:
         if callable(sync):
             sync(self.portfolio)  # the paper broker's ledger follows the book
         self._reconcile()
+
+    def _closed_since_reflection(self, symbol: str) -> int:
+        """Stored trades of ``symbol`` closed after its latest reflection (or all, below the cadence)."""
+        trades = self.store.trades(symbol=symbol, limit=self.reflect_every)  # newest first
+        latest = self.store.reflections(symbol=symbol, limit=1)
+        since = latest[0].time if latest else float("-inf")
+        return sum(1 for trade in trades if trade.exit_time > since) % self.reflect_every
 
     def _reconcile(self) -> None:
         """Compare the book with the broker's own view; a difference is recorded, not papered over."""
@@ -543,6 +553,7 @@ class TradingEngine:
         passed = [level for level in limits.drawdown_alerts if drawdown >= level > p.alerted]
         if passed:
             p.alerted = max(passed)
+            self.store.save_portfolio(p.snapshot())  # a restart does not send the same alert again
             self.bus.publish(DrawdownAlert.topic, DrawdownAlert(drawdown, p.alerted, p.equity(), False, time))
         if not p.halted and limits.max_drawdown < 1 and drawdown >= limits.max_drawdown:
             p.halted = True
