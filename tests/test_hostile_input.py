@@ -169,6 +169,16 @@ def render(body: dict[str, Any], hostile: Hostile, kind: str) -> bytes | None:
     return text.replace(json.dumps(MARK).encode(), hostile.raw, 1)
 
 
+def hostile_bodies(body: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], str, Hostile, bytes]]:
+    """Every hostile value of the table in every place of ``body``: (path, "value" or "key", value, bytes)."""
+    for path, kind in field_paths(body):
+        mutated = mutate(body, path, kind)
+        for hostile in HOSTILE_VALUES:
+            raw = render(mutated, hostile, kind)
+            if raw is not None:
+                yield path, kind, hostile, raw
+
+
 def top_key(path: tuple[Any, ...]) -> str:
     return str(path[0])
 
@@ -256,24 +266,19 @@ def test_every_field_of_every_post_route_refuses_hostile_values(service: tuple[s
     resident_before = resident_bytes()
     cases = 0
     for route, body in bodies(signal_id).items():
-        for path, kind in field_paths(body):
-            mutated = mutate(body, path, kind)
-            for hostile in HOSTILE_VALUES:
-                raw = render(mutated, hostile, kind)
-                if raw is None:
-                    continue
-                status, data = client.request("POST", route, raw)
-                cases += 1
-                where = f"{route} {'.'.join(map(str, path))} ({kind}) = {hostile.name}"
-                # an unknown field of a model is ignored (clients may send more); a map's keys are data
-                # and the values of a free-form map (the seed's user_preferences) may be any JSON
-                free = kind == "value" and len(path) > 1 and path[-2] in FREE_FORM
-                refuse = hostile.always_invalid and not free and (kind == "value" or (len(path) > 1 and path[-2] in MAPS))
-                refuse = refuse or (kind == "value" and hostile.name in MUST_REFUSE.get(str(path[-1]), ()))
-                check_answer(status, data, where=where, expect_field=top_key(path), must_refuse=refuse)
-                if status == 200:
-                    tally.analyses_answered += route == "/ai/analyze"
-                    tally.feedback_answered += route == "/ai/feedback"
+        for path, kind, hostile, raw in hostile_bodies(body):
+            status, data = client.request("POST", route, raw)
+            cases += 1
+            where = f"{route} {'.'.join(map(str, path))} ({kind}) = {hostile.name}"
+            # an unknown field of a model is ignored (clients may send more); a map's keys are data
+            # and the values of a free-form map (the seed's user_preferences) may be any JSON
+            free = kind == "value" and len(path) > 1 and path[-2] in FREE_FORM
+            refuse = hostile.always_invalid and not free and (kind == "value" or (len(path) > 1 and path[-2] in MAPS))
+            refuse = refuse or (kind == "value" and hostile.name in MUST_REFUSE.get(str(path[-1]), ()))
+            check_answer(status, data, where=where, expect_field=top_key(path), must_refuse=refuse)
+            if status == 200:
+                tally.analyses_answered += route == "/ai/analyze"
+                tally.feedback_answered += route == "/ai/feedback"
     assert cases > 1500  # every field of every route met every value
     after = stored_counts(container, signal_id)
     # only accepted requests stored anything (the cache is off, so each accepted analysis is one row)

@@ -5,15 +5,14 @@ without both confirmations refuses to start with one line."""
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fakes.alpaca_trading import API_KEY, SECRET_KEY, FakeAlpacaTrading
 from support.server import serve
+from support.waiting import wait_for
 from test_cli import tradewind
 
 from tradewind.api.app import create_app
@@ -30,14 +29,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-    return value
 
 
 @pytest.fixture
