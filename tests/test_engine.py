@@ -473,15 +473,15 @@ async def test_a_reflection_follows_every_few_closed_trades(rigs: Callable[..., 
     assert "2 trades: 1 won, 1 lost" in reflection.text
     [created] = rig.of(ReflectionCreated)
     assert created.symbol == SYMBOL and created.reflection["text"] == reflection.text
-    assert rig.state.closed_since_reflection == 0
+    assert rig.engine.reflecting.since(SYMBOL) == 0
     await rig.bar(101, then=LONG)
     await rig.bar(103, then=signal("Short"))
     await rig.bar(103, then=NEUTRAL)
-    assert len(rig.store.trades()) == 3 and rig.state.closed_since_reflection == 1
+    assert len(rig.store.trades()) == 3 and rig.engine.reflecting.since(SYMBOL) == 1
     await rig.engine.stop()
     again = rigs(reflect_every=2, store=rig.store, market=Market(rig.market.closed), start=rig.clock.now())
     again.engine.restore()  # the cadence counts on: the next closed trade brings the next reflection
-    assert again.state.closed_since_reflection == 1
+    assert again.engine.reflecting.since(SYMBOL) == 1
 
 
 # --- a restart ----------------------------------------------------------------------------------------

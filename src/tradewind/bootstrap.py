@@ -45,7 +45,8 @@ from tradewind.storage.decisions import SqlDecisionLog
 from tradewind.storage.migrate import upgrade_database
 from tradewind.storage.signals import SqlSignalStore
 from tradewind.storage.trading import SqlTradingStore
-from tradewind.trading.engine import TradingEngine, check_asset
+from tradewind.trading.assets import check_asset
+from tradewind.trading.engine import TradingEngine
 from tradewind.trading.jobs import MAX_CANDLES, BacktestJobs
 from tradewind.trading.kernel import Kernel, KernelConfig, Stores, build_kernel
 from tradewind.trading.paper import PaperBroker

@@ -32,7 +32,7 @@ from tradewind.market.feeds.replay import ReplayFeed
 from tradewind.signals.outcomes import DEFAULT_HORIZONS
 from tradewind.signals.records import MemorySignalStore
 from tradewind.trading.analytics import curve_pairs, drawdown, performance, trade_dict
-from tradewind.trading.engine import MAX_INTERVAL_MINUTES
+from tradewind.trading.assets import MAX_INTERVAL_MINUTES
 from tradewind.trading.fast import array_backtest, array_ready
 from tradewind.trading.kernel import Kernel, KernelConfig, Stores, build_kernel
 from tradewind.trading.paper import PaperBroker

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from tradewind.domain.bars import Bars
@@ -33,7 +33,6 @@ from tradewind.domain.events import (
     DrawdownAlert,
     OrderFilled,
     PositionChanged,
-    ReflectionCreated,
     RiskDenied,
     SignalCreated,
     StatisticsUpdated,
@@ -47,19 +46,19 @@ from tradewind.domain.signal import Signal
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe
 from tradewind.trading.analytics import trade_stats
+from tradewind.trading.assets import AssetState, check_asset
 from tradewind.trading.portfolio import Portfolio
-from tradewind.trading.records import AssetConfig, Reflection, RiskEvent, TradingStore
-from tradewind.trading.reflections import Reflector, RulesReflector
+from tradewind.trading.records import AssetConfig, RiskEvent, TradingStore
+from tradewind.trading.reflecting import Reflecting
+from tradewind.trading.reflections import Reflector
 from tradewind.trading.risk import Approved, Denied, RiskProfile, RiskState, check_entry, risk_profile
-from tradewind.trading.strategies import BUILTIN
-from tradewind.trading.strategy import Strategy, StrategyContext, load_strategy
+from tradewind.trading.strategy import StrategyContext
 
-__all__ = ["MAX_INTERVAL_MINUTES", "PORTFOLIO", "AssetState", "SignalSource", "TradingEngine", "check_asset"]
+__all__ = ["PORTFOLIO", "SignalSource", "TradingEngine"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MAX_INTERVAL_MINUTES = 60
 PORTFOLIO = "PORTFOLIO"  # the "symbol" of an event about the whole book (the kill switch)
 SignalSource = Callable[[str, Sequence[Timeframe]], Signal]
 """Asks an analyst for a fresh signal of a symbol from the streamer's candles of these timeframes."""
@@ -69,38 +68,6 @@ Blocking = Callable[[Callable[[], T]], Awaitable[T]]
 async def inline(work: Callable[[], T]) -> T:
     """Run blocking work right here (a backtest: nothing else to serve meanwhile)."""
     return work()
-
-
-def check_asset(config: AssetConfig, *, analysts: Sequence[str] = ("rules",),
-                strategy_paths: Collection[str] | None = None) -> tuple[Strategy, RiskProfile]:
-    """An asset's settings checked as a whole (symbol, interval, strategy and its params, analyst, risk)."""
-    normalize_symbol(config.symbol)
-    interval = config.interval_minutes
-    if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= MAX_INTERVAL_MINUTES:
-        raise ValidationError(f"interval_minutes must be a whole number of minutes within 1..{MAX_INTERVAL_MINUTES}, "
-                              f"got {excerpt(interval)}", field="interval_minutes")
-    if config.analyst not in analysts:
-        raise ValidationError(f"unknown analyst {excerpt(config.analyst)}: use one of {', '.join(analysts)}",
-                              field="analyst")
-    strategy = load_strategy(config.strategy, config.params, builtins=BUILTIN, paths=strategy_paths)
-    return strategy, risk_profile(config.risk, config.risk_overrides)
-
-
-@dataclass
-class AssetState:
-    config: AssetConfig
-    strategy: Strategy
-    profile: RiskProfile
-    last_decided: int | None = None  # open time of the newest candle decided on
-    latest_signal: Mapping[str, Any] | None = None
-    cycles: int = 0
-    last_cycle: float | None = None
-    next_cycle: float | None = None
-    last_error: str | None = None
-    closed_since_reflection: int = 0
-    closed: int = 0  # candles of its timeframe closed since the engine started
-    protective: list[str] = field(default_factory=list)  # live stop and target orders at the broker
-    task: asyncio.Task[None] | None = None
 
 
 class TradingEngine:
@@ -145,10 +112,8 @@ class TradingEngine:
         self.settle = settle_seconds
         self.blocking = blocking
         self.portfolio_risk = portfolio_risk or risk_profile("moderate")
-        self.reflect_every = reflect_every
-        self._rules_reflector = RulesReflector()
-        self.reflectors = dict(reflectors or {})  # by analyst name; the rules review for the others
-        self._reflecting: set[asyncio.Future[Reflection]] = set()
+        self.reflecting = Reflecting(store=store, bus=bus, clock=clock, blocking=blocking, reflectors=reflectors,
+                                     every=reflect_every)
         self._serial = asyncio.Lock()  # a remote broker's operations, one at a time
         self._background: set[asyncio.Future[None]] = set()
         self.lookback = lookback
@@ -189,9 +154,8 @@ class TradingEngine:
         for config in self.store.load_assets():
             if config.symbol in self.assets:
                 self.assets[config.symbol] = AssetState(config, *check_asset(config, analysts=self._analysts()))
-        if self.reflect_every:
-            for symbol, state in self.assets.items():  # the reflection cadence counts on across a restart
-                state.closed_since_reflection = self._closed_since_reflection(symbol)
+        for symbol in self.assets:  # the reflection cadence counts on across a restart
+            self.reflecting.resume(symbol)
         orders = self.store.load_open_orders()
         waiting = {o.client_order_id for o in orders if o.type == "market" and o.parent_id is None}
         for order in orders:
@@ -215,13 +179,6 @@ class TradingEngine:
         if callable(sync):
             sync(self.portfolio)  # the paper broker's ledger follows the book
         self._reconcile()
-
-    def _closed_since_reflection(self, symbol: str) -> int:
-        """Stored trades of ``symbol`` closed after its latest reflection (or all, below the cadence)."""
-        trades = self.store.trades(symbol=symbol, limit=self.reflect_every)  # newest first
-        latest = self.store.reflections(symbol=symbol, limit=1)
-        since = latest[0].time if latest else float("-inf")
-        return sum(1 for trade in trades if trade.exit_time > since) % self.reflect_every
 
     def _reconcile(self) -> None:
         """Compare the book with the broker's own view; a difference is recorded, not papered over."""
@@ -251,7 +208,8 @@ class TradingEngine:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(*self._background, *self._reflecting, return_exceptions=True)  # let them land
+        await asyncio.gather(*self._background, return_exceptions=True)  # let them land
+        await self.reflecting.drain()
 
     # --- candles -------------------------------------------------------------------------------------
     def on_candle_closed(self, event: object) -> None:
@@ -498,36 +456,8 @@ class TradingEngine:
         state = self.assets.get(trade.symbol)
         trades = self.store.trades(symbol=trade.symbol, limit=1000)
         self.bus.publish(StatisticsUpdated.topic, StatisticsUpdated(trade.symbol, trade_stats(trades)))
-        if state is None:
-            return
-        state.closed_since_reflection += 1
-        if self.reflect_every and state.closed_since_reflection >= self.reflect_every:
-            state.closed_since_reflection = 0
-            reflector = self.reflectors.get(state.config.analyst) or self._rules_reflector
-            recent, now = trades[: self.reflect_every][::-1], self.clock.now()
-            if not reflector.slow:
-                self._reflected(reflector.reflect(trade.symbol, recent, time=now))
-                return
-            # a model's review takes seconds: never on the event loop, never holding up the fills
-            task = asyncio.ensure_future(self.blocking(lambda: reflector.reflect(trade.symbol, recent, time=now)))
-            self._reflecting.add(task)
-            task.add_done_callback(self._reflection_done)
-
-    def _reflection_done(self, task: asyncio.Future[Reflection]) -> None:
-        self._reflecting.discard(task)
-        if task.cancelled():
-            return
-        if task.exception() is not None:
-            log.error("a reflection failed: %s", task.exception())
-            return
-        self._reflected(task.result())
-
-    def _reflected(self, reflection: Reflection) -> None:
-        self.store.record_reflection(reflection)
-        self.bus.publish(ReflectionCreated.topic, ReflectionCreated(reflection.symbol, {
-            "symbol": reflection.symbol, "time": reflection.time, "analyst": reflection.analyst,
-            "text": reflection.text, "stats": dict(reflection.stats), "trades": reflection.trades,
-        }))
+        if state is not None:
+            self.reflecting.closed(trade.symbol, state.config.analyst, trades)
 
     # --- risk ----------------------------------------------------------------------------------------
     def _risk_state(self, symbol: str) -> RiskState:

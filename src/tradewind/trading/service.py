@@ -23,7 +23,8 @@ from tradewind.domain.excerpt import excerpt
 from tradewind.domain.orders import Order, Position, PositionSide
 from tradewind.domain.timeframe import Timeframe
 from tradewind.trading.analytics import performance, trade_dict, trade_stats
-from tradewind.trading.engine import AssetState, TradingEngine
+from tradewind.trading.assets import AssetState
+from tradewind.trading.engine import TradingEngine
 from tradewind.trading.records import AssetConfig, TradingStore
 
 __all__ = ["EQUITY_POINTS", "MAX_LIMIT", "TradingService", "position_dict", "thin_curve"]
