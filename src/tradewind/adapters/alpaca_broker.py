@@ -44,15 +44,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
+from tradewind.adapters import alpaca_answers as answers
 from tradewind.domain.candle import Candle
 from tradewind.domain.clock import Clock, SystemClock
 from tradewind.domain.errors import InvalidSymbol, OrderRejected, SymbolNotFound, TradewindError
 from tradewind.domain.excerpt import excerpt
-from tradewind.domain.orders import Account, Fill, Order, OrderType, Side
+from tradewind.domain.orders import Account, Fill, Order, OrderType
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.market.feeds.alpaca_feed import alpaca_symbol
 
@@ -149,7 +149,7 @@ class AlpacaBroker:
             key = normalize_symbol(order.symbol)
             what = f"order {excerpt(cid)}"
             try:
-                placed = self._call(what, lambda: self._client.submit_order(request), _venue_order)
+                placed = self._call(what, lambda: self._client.submit_order(request), answers.venue_order)
             except _VenueError as err:
                 if err.status != 422 or "client_order_id must be unique" not in err.message.lower():
                     raise self._rejection(err, what) from None
@@ -168,7 +168,7 @@ class AlpacaBroker:
                 venue_id = tracked.venue_id
             else:
                 try:
-                    found = self._call(what, lambda: self._client.get_order_by_client_id(client_order_id), _venue_order)
+                    found = self._call(what, lambda: self._client.get_order_by_client_id(client_order_id), answers.venue_order)
                 except _VenueError as err:
                     if err.status == 404:
                         return
@@ -191,7 +191,7 @@ class AlpacaBroker:
             for tracked in [t for t in self._pending.values() if t.key == key]:
                 what = f"status of order {excerpt(tracked.order.client_order_id)}"
                 try:
-                    state = self._call(what, lambda t=tracked: self._client.get_order_by_id(t.venue_id), _venue_order)
+                    state = self._call(what, lambda t=tracked: self._client.get_order_by_id(t.venue_id), answers.venue_order)
                 except OrderRejected as exc:  # the venue is not answering: ask again on the next candle
                     log.warning("alpaca: %s; will ask again on the next candle", exc)
                     break
@@ -214,12 +214,12 @@ class AlpacaBroker:
 
     def positions(self) -> dict[str, float]:
         """Every open position of the account, tradewind symbol -> signed quantity."""
-        return self._read("positions", self._client.get_all_positions, _positions)
+        return self._read("positions", self._client.get_all_positions, answers.positions)
 
     def open_orders(self) -> list[Order]:
         """The account's open orders (up to 500, newest first), as ``Order``s."""
         request = self._sdk.GetOrdersRequest(status=self._sdk.QueryOrderStatus.OPEN, limit=500)
-        venue_orders = self._read("open orders", lambda: self._client.get_orders(request), _venue_orders)
+        venue_orders = self._read("open orders", lambda: self._client.get_orders(request), answers.venue_orders)
         with self._lock:
             known = {cid: t.order for cid, t in self._pending.items()}
         return [self._as_order(v, known.get(v.client_order_id)) for v in venue_orders]
@@ -261,15 +261,15 @@ class AlpacaBroker:
             raise OrderRejected(f"invalid order {excerpt(cid)}: {excerpt(str(exc), _MESSAGE_CHARS)}",
                                 reason="invalid_order") from None
 
-    def _existing(self, order: Order, what: str) -> _VenueOrder:
+    def _existing(self, order: Order, what: str) -> answers.VenueOrder:
         """The venue's order with ``order``'s client id, checked to be the same order."""
         cid = order.client_order_id
         try:
-            found = self._call(what, lambda: self._client.get_order_by_client_id(cid), _venue_order)
+            found = self._call(what, lambda: self._client.get_order_by_client_id(cid), answers.venue_order)
         except _VenueError as err:
             raise OrderRejected(f"alpaca says {what} exists but cannot show it: HTTP {err.status}",
                                 reason="duplicate_client_order_id") from None
-        if _normalized(found.symbol) != normalize_symbol(order.symbol) or found.side != order.side:
+        if answers.normalized(found.symbol) != normalize_symbol(order.symbol) or found.side != order.side:
             raise OrderRejected(
                 f"client_order_id {excerpt(cid)} is already used at alpaca by another order "
                 f"({found.side} {excerpt(found.symbol)})",
@@ -277,7 +277,7 @@ class AlpacaBroker:
             )
         return found
 
-    def _progress(self, tracked: _Tracked, state: _VenueOrder) -> Fill | None:
+    def _progress(self, tracked: _Tracked, state: answers.VenueOrder) -> Fill | None:
         """The fill since the last report of ``tracked``, if any; finishes it once it is done."""
         fill = None
         increment = round(state.filled_qty - tracked.filled, 9)
@@ -309,19 +309,19 @@ class AlpacaBroker:
             self._finished.popitem(last=False)
 
     def _account(self, raw: object) -> Account:
-        data = _mapping(raw, "account")
-        cash = _number(data.get("cash"), "cash")
-        equity = _number(data.get("equity") or data.get("portfolio_value"), "equity")
+        data = answers.mapping(raw, "account")
+        cash = answers.number(data.get("cash"), "cash")
+        equity = answers.number(data.get("equity") or data.get("portfolio_value"), "equity")
         power = data.get("non_marginable_buying_power") if self.asset_class == "crypto" else None
         power = data.get("buying_power") if power is None else power
-        return Account(cash=cash, equity=equity, buying_power=_number(power, "buying_power"))
+        return Account(cash=cash, equity=equity, buying_power=answers.number(power, "buying_power"))
 
-    def _as_order(self, venue: _VenueOrder, known: Order | None) -> Order:
+    def _as_order(self, venue: answers.VenueOrder, known: Order | None) -> Order:
         if known is not None:
             return known
         kind = _ORDER_TYPES.get(venue.type, "market")
         price = venue.limit_price if kind == "limit" else venue.stop_price if kind == "stop" else None
-        return Order(venue.client_order_id, _normalized(venue.symbol), venue.side, venue.qty, kind,
+        return Order(venue.client_order_id, answers.normalized(venue.symbol), venue.side, venue.qty, kind,
                      venue.created_at or self.clock.now(), price)
 
     def _read(self, what: str, request: Callable[[], object], parse: Callable[[object], T]) -> T:
@@ -355,7 +355,7 @@ class AlpacaBroker:
                 problem = f"no answer within {self.timeout:g}s"
             except sdk.ConnectionError as exc:
                 problem = f"cannot reach the venue ({type(exc).__name__})"
-            except (sdk.RequestException, _Malformed) as exc:  # incl. a body that is not JSON
+            except (sdk.RequestException, answers.Malformed) as exc:  # incl. a body that is not JSON
                 problem = f"malformed answer: {excerpt(self._scrub(str(exc)), _MESSAGE_CHARS)}"
             except Exception as exc:  # noqa: BLE001 - no SDK exception may reach the engine
                 log.exception("alpaca: %s failed unexpectedly", what)
@@ -396,24 +396,6 @@ class _Tracked:
     notional: float = 0.0  # the reported fills' quantity times price
 
 
-@dataclass(frozen=True, slots=True)
-class _VenueOrder:
-    id: str
-    client_order_id: str
-    symbol: str
-    side: Side
-    qty: float
-    type: str
-    status: str
-    filled_qty: float
-    filled_avg_price: float | None
-    filled_at: float | None
-    updated_at: float | None
-    created_at: float | None
-    limit_price: float | None
-    stop_price: float | None
-
-
 class _VenueError(Exception):
     """Alpaca refused a request (a 4xx other than 429); ``message`` is already scrubbed."""
 
@@ -421,10 +403,6 @@ class _VenueError(Exception):
         super().__init__(f"HTTP {status}")
         self.status = status
         self.message = message
-
-
-class _Malformed(ValueError):
-    """An answer whose JSON does not have the shape Alpaca documents."""
 
 
 class _Sdk:
@@ -507,100 +485,3 @@ def _rate_limit_wait(exc: Any) -> float | None:
         if math.isfinite(value):
             return max(0.0, value if relative else value - time.time())
     return None
-
-
-def _mapping(raw: object, what: str) -> Mapping[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise _Malformed(f"expected an {what} object, got {type(raw).__name__}")
-    return raw
-
-
-def _number(value: object, field: str, *, optional: bool = False) -> float:
-    """A finite number from Alpaca's decimal string (or a JSON number)."""
-    if optional and (value is None or value == ""):  # Alpaca leaves some fields "" rather than null
-        return math.nan
-    try:
-        number = float(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else math.nan
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
-        raise _Malformed(f"{field} is not a number: {excerpt(value)}")
-    return number
-
-
-def _optional(value: object, field: str) -> float | None:
-    number = _number(value, field, optional=True)
-    return None if math.isnan(number) else number
-
-
-def _epoch(value: object, field: str) -> float | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _Malformed(f"{field} is not a time: {excerpt(value)}")
-    try:
-        stamp = datetime.fromisoformat(value)
-    except ValueError:
-        raise _Malformed(f"{field} is not a time: {excerpt(value)}") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.timestamp()
-
-
-def _venue_order(raw: object) -> _VenueOrder:
-    data = _mapping(raw, "order")
-    texts = {name: data.get(name) for name in ("id", "client_order_id", "symbol", "side", "status")}
-    for name, text in texts.items():
-        if not isinstance(text, str) or not text:
-            raise _Malformed(f"order {name} is missing or not a string: {excerpt(text)}")
-    if texts["side"] not in ("buy", "sell"):
-        raise _Malformed(f"order side is {excerpt(texts['side'])}")
-    return _VenueOrder(
-        id=texts["id"],
-        client_order_id=texts["client_order_id"],
-        symbol=texts["symbol"],
-        side=texts["side"],
-        qty=_optional(data.get("qty"), "qty") or 0.0,
-        type=str(data.get("type") or data.get("order_type") or "market"),
-        status=texts["status"],
-        filled_qty=_optional(data.get("filled_qty"), "filled_qty") or 0.0,
-        filled_avg_price=_optional(data.get("filled_avg_price"), "filled_avg_price"),
-        filled_at=_epoch(data.get("filled_at"), "filled_at"),
-        updated_at=_epoch(data.get("updated_at"), "updated_at"),
-        created_at=_epoch(data.get("submitted_at") or data.get("created_at"), "created_at"),
-        limit_price=_optional(data.get("limit_price"), "limit_price"),
-        stop_price=_optional(data.get("stop_price"), "stop_price"),
-    )
-
-
-def _venue_orders(raw: object) -> list[_VenueOrder]:
-    if not isinstance(raw, list):
-        raise _Malformed(f"expected a list of orders, got {type(raw).__name__}")
-    return [_venue_order(item) for item in raw]
-
-
-def _normalized(venue_symbol: str) -> str:
-    """Alpaca's ``BTC/USD`` or ``BTCUSD`` as tradewind's ``BTCUSD``."""
-    try:
-        return normalize_symbol(venue_symbol)
-    except InvalidSymbol:
-        return venue_symbol
-
-
-def _positions(raw: object) -> dict[str, float]:
-    if not isinstance(raw, list):
-        raise _Malformed(f"expected a list of positions, got {type(raw).__name__}")
-    held: dict[str, float] = {}
-    for item in raw:
-        data = _mapping(item, "position")
-        symbol = data.get("symbol")
-        if not isinstance(symbol, str):
-            raise _Malformed(f"position symbol is {excerpt(symbol)}")
-        try:
-            key = normalize_symbol(symbol)
-        except InvalidSymbol:
-            log.warning("alpaca: skipping a position in %s (not a tradewind symbol)", excerpt(symbol))
-            continue
-        qty = abs(_number(data.get("qty"), "qty"))
-        held[key] = held.get(key, 0.0) + (-qty if data.get("side") == "short" else qty)
-    return held
