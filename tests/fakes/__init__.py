@@ -147,6 +147,21 @@ class LoopbackServer:
             self.stop()
 
 
+def send(handler: BaseHTTPRequestHandler, reply: Reply, body: bytes) -> None:
+    """Write ``reply`` with ``body`` (JSON bytes; a bodiless answer carries no content type)."""
+    try:
+        handler.send_response(reply.status)
+        if body:
+            handler.send_header("Content-Type", "application/json;charset=UTF-8")
+        handler.send_header("Content-Length", str(len(body)))
+        for name, value in reply.headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(body)
+    except OSError:  # the client gave up (timeout) and closed the socket
+        pass
+
+
 class FakeHTTPServer(LoopbackServer):
     """A JSON HTTP server in a background thread; subclasses implement ``route``."""
 
@@ -229,13 +244,4 @@ class FakeHTTPServer(LoopbackServer):
         body = json.dumps(reply.body, separators=(",", ":")).encode()
         if failure is not None and failure.kind == "truncated":
             body = body[: max(1, len(body) // 2)]
-        try:
-            handler.send_response(reply.status)
-            handler.send_header("Content-Type", "application/json;charset=UTF-8")
-            handler.send_header("Content-Length", str(len(body)))
-            for name, value in reply.headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(body)
-        except OSError:  # the client gave up (timeout) and closed the socket
-            pass
+        send(handler, reply, body)

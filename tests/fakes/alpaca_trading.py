@@ -44,7 +44,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import FAILURE_KINDS, FakeHTTPServer, Failure, Recorded, Reply, _Script
+from . import FAILURE_KINDS, FakeHTTPServer, Failure, Recorded, Reply, _Script, send
 
 __all__ = ["API_KEY", "SECRET_KEY", "TRADING_FAILURE_KINDS", "FakeAlpacaTrading", "FakeOrder"]
 
@@ -204,17 +204,7 @@ class FakeAlpacaTrading(FakeHTTPServer):
             body = json.dumps(answer, separators=(",", ":")).encode()
             if failure is not None and failure.kind == "truncated":
                 body = body[: max(1, len(body) // 2)]
-        try:
-            handler.send_response(reply.status)
-            if body:
-                handler.send_header("Content-Type", "application/json; charset=UTF-8")
-            handler.send_header("Content-Length", str(len(body)))
-            for name, value in reply.headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(body)
-        except OSError:  # the client gave up (timeout) and closed the socket
-            pass
+        send(handler, reply, body)
 
     def rate_limited(self, failure: Failure) -> Reply:
         reset = int(time.time() + (failure.retry_after or 0))  # epoch seconds, as Alpaca sends it
