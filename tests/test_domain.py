@@ -123,3 +123,44 @@ def test_excerpt_quotes_a_short_part_of_any_value() -> None:
     assert excerpt(b"\xff" * 100).endswith("(100 bytes)")
     assert excerpt(10**5000).startswith("an integer of about 5001 digits")
     assert len(excerpt(list(range(100_000)))) < 80
+
+
+# --- check_bars: the compiled pass and the numpy rules agree ---------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tradewind.domain.bars import Bars, _fine, _vector_fine, check_bars  # noqa: E402
+from tradewind.domain.epoch import MAX_EPOCH_SECONDS  # noqa: E402
+
+_VALUES = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                    st.sampled_from([0.0, -1.0, 1.0, 2.0, 1e308, math.inf, math.nan]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(-5, MAX_EPOCH_SECONDS + 5), min_size=n, max_size=n),
+    *(st.lists(_VALUES, min_size=n, max_size=n) for _ in range(5)))))
+def test_compiled_candle_check_agrees_with_the_numpy_rules(columns: tuple[list[float], ...]) -> None:
+    import numpy as np
+
+    time, *prices = columns
+    bars = Bars(np.array(time, dtype=np.int64), *(np.array(p, dtype=np.float64) for p in prices),
+                np.full(len(time), np.nan))
+    fine = _fine(*bars[:6], MAX_EPOCH_SECONDS)
+    assert fine == _vector_fine(bars)
+    if fine:
+        check_bars(bars, field="candles")
+    else:  # whatever the pass rejected, the search names
+        with pytest.raises(InvalidCandle, match=r"candles\[\d+\]\."):
+            check_bars(bars, field="candles")
+
+
+def test_valid_bars_of_other_dtypes_take_the_numpy_rules() -> None:
+    import numpy as np
+
+    bars = Bars(np.array([0, 60], dtype=np.int32), *(np.array([1.0, 2.0], dtype=np.float32) for _ in range(4)),
+                np.array([1.0, 1.0], dtype=np.float32), np.full(2, np.nan))
+    check_bars(bars, field="candles")
+    broken = Bars(bars.time, bars.open, bars.high, np.array([1.0, 3.0], dtype=np.float32), *bars[4:])
+    with pytest.raises(InvalidCandle, match=r"candles\[1\]\.high is below low"):
+        check_bars(broken, field="candles")

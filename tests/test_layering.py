@@ -33,7 +33,7 @@ LAYER_OF |= dict.fromkeys(["api", "web", "cli", "bootstrap", "settings", "client
 _ANALYSTS = {"numpy", "pydantic", "orjson"}  # the LLM reply's JSON schema and the prompt's JSON
 _MARKET = {"numpy", "orjson", "ccxt", "alpaca", "requests"}  # feed SDKs; requests is alpaca-py's transport
 ALLOWED: dict[str, frozenset[str] | None] = {
-    "domain": frozenset({"numpy"}),
+    "domain": frozenset({"numpy", "numba"}),  # numba: the one-pass candle check every analysis runs
     "analysis": frozenset({"numpy", "talib", "numba"}),
     "analysts": frozenset(_ANALYSTS),
     "market": frozenset(_MARKET),

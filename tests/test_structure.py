@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tradewind.analysis.sessions import killzones
-from tradewind.analysis.structure import StructureArrays, compute_structure, summarize_structure
+from tradewind.analysis.structure import StructureArrays, compute_structure, premium_discount, summarize_structure
 from tradewind.domain.bars import Bars
 from tradewind.domain.errors import ValidationError
 
@@ -464,3 +464,33 @@ def test_a_summary_lists_the_newest_max_items_or_all_when_there_are_fewer() -> N
         assert some.swing_highs == everything.swing_highs[-k:]
         assert some.swing_lows == everything.swing_lows[-k:]
         assert some.recent_sweeps == everything.recent_sweeps[-k:]
+
+
+def _premium_discount_reference(close, swing_high, swing_low):  # type: ignore[no-untyped-def]
+    """The definition in numpy, as premium_discount's docstring states it."""
+    def forward_fill(values):  # type: ignore[no-untyped-def]
+        index = np.where(np.isnan(values), -1, np.arange(values.shape[0]))
+        np.maximum.accumulate(index, out=index)
+        return np.where(index >= 0, values[np.maximum(index, 0)], np.nan)
+
+    range_high, range_low = forward_fill(swing_high), forward_fill(swing_low)
+    valid = range_high > range_low
+    equilibrium = np.where(valid, (range_high + range_low) / 2.0, np.nan)
+    zone = np.zeros(close.shape[0], dtype=np.int8)
+    zone[valid & (close > equilibrium)] = 1
+    zone[valid & (close < equilibrium)] = -1
+    return zone, equilibrium, range_high, range_low
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_premium_discount_matches_its_definition(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 400
+    close = 100 + rng.normal(0, 2, n).cumsum()
+    swing_high = np.where(rng.random(n) < 0.05, close + rng.random(n) * 3, np.nan)
+    swing_low = np.where(rng.random(n) < 0.05, close - rng.random(n) * 3 + (seed == 4) * 6, np.nan)
+    swing_low[::97] = close[::97]  # a close exactly on equilibrium now and then
+    got = premium_discount(close, swing_high, swing_low)
+    for a, b in zip(got, _premium_discount_reference(close, swing_high, swing_low)):
+        assert a.dtype == b.dtype
+        assert np.array_equal(a, b, equal_nan=True)

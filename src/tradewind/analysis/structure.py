@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from numba import njit
 
 from tradewind.analysis.breaks import structure_breaks
 from tradewind.analysis.gaps import fair_value_gaps
@@ -118,21 +119,36 @@ def premium_discount(
     premium (+1), below discount (-1), on it 0. Before both swings exist, or when the latest low
     is not below the latest high, zone is 0 and equilibrium NaN.
     """
-    range_high = _forward_fill(swing_high)
-    range_low = _forward_fill(swing_low)
-    valid = range_high > range_low
-    equilibrium = np.where(valid, (range_high + range_low) / 2.0, np.nan)
-    zone = np.zeros(close.shape[0], dtype=np.int8)
-    zone[valid & (close > equilibrium)] = 1
-    zone[valid & (close < equilibrium)] = -1
+    return _premium_discount(np.ascontiguousarray(close, dtype=np.float64),
+                             np.ascontiguousarray(swing_high, dtype=np.float64),
+                             np.ascontiguousarray(swing_low, dtype=np.float64))
+
+
+@njit(cache=True)
+def _premium_discount(
+    close: np.ndarray, swing_high: np.ndarray, swing_low: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    n = close.shape[0]
+    zone = np.zeros(n, dtype=np.int8)
+    equilibrium = np.full(n, np.nan)
+    range_high = np.full(n, np.nan)
+    range_low = np.full(n, np.nan)
+    high = low = np.nan  # the latest swings confirmed so far (NaN before the first)
+    for i in range(n):
+        if not np.isnan(swing_high[i]):
+            high = swing_high[i]
+        if not np.isnan(swing_low[i]):
+            low = swing_low[i]
+        range_high[i] = high
+        range_low[i] = low
+        if high > low:  # False while either is NaN
+            middle = (high + low) / 2.0
+            equilibrium[i] = middle
+            if close[i] > middle:
+                zone[i] = 1
+            elif close[i] < middle:
+                zone[i] = -1
     return zone, equilibrium, range_high, range_low
-
-
-def _forward_fill(values: np.ndarray) -> np.ndarray:
-    """Each position's latest non-NaN value at or before it (NaN before the first)."""
-    index = np.where(np.isnan(values), -1, np.arange(values.shape[0]))
-    np.maximum.accumulate(index, out=index)
-    return np.where(index >= 0, values[np.maximum(index, 0)], np.nan)
 
 
 def compute_structure(bars: Bars, *, swing_length: int = 5, equal_tolerance: float = 0.001) -> StructureArrays:

@@ -55,7 +55,7 @@ def request_hash(request: AnalysisRequest) -> str:
     for timeframe in sorted(request.candles, key=lambda tf: tf.seconds):
         bars = request.candles[timeframe]
         digest.update(timeframe.value.encode())
-        for column in bars:
-            digest.update(column.tobytes())
+        for column in bars:  # a contiguous column is hashed in place, with no copy
+            digest.update(column.data if column.flags.c_contiguous else column.tobytes())
     digest.update(repr((request.current_price, request.selected_strategies, request.risk_level)).encode())
     return digest.hexdigest()

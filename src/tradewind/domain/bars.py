@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from tradewind.domain.candle import Candle
 from tradewind.domain.epoch import MAX_EPOCH_SECONDS
@@ -101,19 +102,9 @@ def check_bars(bars: Bars, *, field: str) -> None:
     n = len(bars)
     if n == 0:
         raise InvalidCandle(f"{field} must hold at least one candle", field=field)
-    with np.errstate(invalid="ignore"):
-        prices = (bars.open, bars.high, bars.low, bars.close)
-        fine = bool(
-            np.isfinite(bars.open).all() and np.isfinite(bars.high).all() and np.isfinite(bars.low).all()
-            and np.isfinite(bars.close).all() and np.isfinite(bars.volume).all()
-            and min(float(p.min()) for p in prices) > 0 and float(bars.volume.min()) >= 0
-            and (bars.high >= np.maximum(bars.open, bars.close)).all()
-            and (bars.low <= np.minimum(bars.open, bars.close)).all()
-            and (n == 1 or (bars.time[1:] > bars.time[:-1]).all())
-            and int(bars.time.min()) >= 0 and int(bars.time.max()) <= MAX_EPOCH_SECONDS
-        )
-    if fine:  # the common case costs a handful of vector operations; only bad input pays for the search
-        return
+    if _fine(*bars[:6], MAX_EPOCH_SECONDS) if _typed(bars) else _vector_fine(bars):
+        return  # the common case: one compiled pass (every analysis checks its candles)
+    # only bad input pays for the search
     checks = (
         ("open", ~np.isfinite(bars.open) | (bars.open <= 0), "must be a positive finite number"),
         ("high", ~np.isfinite(bars.high) | (bars.high <= 0), "must be a positive finite number"),
@@ -145,3 +136,40 @@ def check_bars(bars: Bars, *, field: str) -> None:
     i, column, reason = first
     value = int(bars.time[i]) if column == "timestamp" else float(getattr(bars, column)[i])
     raise InvalidCandle(f"{field}[{i}].{column} {reason} (got {value!r})", field=f"{field}[{i}].{column}", row=i)
+
+
+def _vector_fine(bars: Bars) -> bool:
+    """``check_bars``'s rules in numpy, for columns of other dtypes than the compiled check reads."""
+    with np.errstate(invalid="ignore"):
+        prices = (bars.open, bars.high, bars.low, bars.close)
+        return bool(
+            np.isfinite(bars.open).all() and np.isfinite(bars.high).all() and np.isfinite(bars.low).all()
+            and np.isfinite(bars.close).all() and np.isfinite(bars.volume).all()
+            and min(float(p.min()) for p in prices) > 0 and float(bars.volume.min()) >= 0
+            and (bars.high >= np.maximum(bars.open, bars.close)).all()
+            and (bars.low <= np.minimum(bars.open, bars.close)).all()
+            and (len(bars) == 1 or (bars.time[1:] > bars.time[:-1]).all())
+            and int(bars.time.min()) >= 0 and int(bars.time.max()) <= MAX_EPOCH_SECONDS
+        )
+
+
+def _typed(bars: Bars) -> bool:
+    """Whether the compiled check can read the columns as they are (int64 time, float64 prices)."""
+    return bars.time.dtype == np.int64 and all(column.dtype == np.float64 for column in bars[1:6])
+
+
+@njit(cache=True)
+def _fine(time: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+          volume: np.ndarray, max_epoch: int) -> bool:  # pragma: no cover - compiled (tests call it)
+    """``check_bars``'s rules in one pass: NaN fails every comparison, so it is never fine."""
+    inf = np.inf
+    for i in range(time.shape[0]):
+        o, h, lo, c, v = open_[i], high[i], low[i], close[i], volume[i]
+        if not (0 < o < inf and 0 < h < inf and 0 < lo < inf and 0 < c < inf and 0 <= v < inf):
+            return False
+        if h < o or h < c or lo > o or lo > c:
+            return False
+        t = time[i]
+        if t < 0 or t > max_epoch or (i > 0 and t <= time[i - 1]):
+            return False
+    return True

@@ -72,6 +72,9 @@ class SimClock:
     async def advance_to(self, when: float) -> None:
         """Move to ``when``, waking each due waiter in time order and letting it run until it
         waits on the clock again or ends, before the next one (and before returning)."""
+        if (not self._timers or self._timers[0][0] > when) and not _runnable(asyncio.get_running_loop()):
+            self._now = max(self._now, float(when))  # nobody is due and nothing waits to run: a replay's
+            return  # every minute candle would otherwise cost a turn of the event loop for nothing
         await asyncio.sleep(0)  # tasks just started get to their first wait on the clock
         while self._timers and self._timers[0][0] <= when:
             due, _, future, task = heapq.heappop(self._timers)
@@ -132,3 +135,10 @@ class SimClock:
                 ) from None
             finally:
                 self._quiet = None
+
+
+def _runnable(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether a callback is ready on ``loop`` (a task just started or woken): asyncio's own loop
+    keeps them in ``_ready``; any other loop (uvloop) is assumed to have some."""
+    ready = getattr(loop, "_ready", None)
+    return ready is None or bool(ready)

@@ -66,6 +66,8 @@ class PaperBroker:
         self._protective.pop(client_order_id, None)
 
     def on_candle(self, symbol: str, candle: Candle) -> list[Fill]:
+        if not self._pending and not self._protective:  # most candles: nothing to fill
+            return []
         fills = [self._fill(order, candle.open, candle) for order in self._take_pending(symbol)]
         for parent in self._live_parents(symbol):
             fill = self._protect(parent, symbol, candle)

@@ -58,6 +58,7 @@ class Portfolio:
         self.last_loss_time: float | None = None
         self.halted = False
         self.alerted = 0.0
+        self._day_start = math.inf  # the UTC midnight starting ``day`` (inf: no mark yet this process)
 
     # --- reading it --------------------------------------------------------------------------------
     def equity(self) -> float:
@@ -84,10 +85,12 @@ class Portfolio:
     def mark(self, symbol: str, price: float, time: float) -> None:
         """A new last price; moves the equity peak, the UTC day's starting equity and trailing stops."""
         self.prices[symbol] = price
-        day = datetime.fromtimestamp(time, timezone.utc).date().isoformat()
         equity = self.equity()
-        if day != self.day:
-            self.day, self.day_start_equity = day, equity
+        if not self._day_start <= time < self._day_start + 86_400:  # another UTC day than the last mark's
+            self._day_start = time - time % 86_400
+            day = datetime.fromtimestamp(time, timezone.utc).date().isoformat()
+            if day != self.day:
+                self.day, self.day_start_equity = day, equity
         if equity > self.peak_equity:
             self.peak_equity, self.alerted = equity, 0.0
         position = self.positions.get(symbol)
@@ -163,6 +166,7 @@ class Portfolio:
         self.initial_cash, self.cash = snapshot.initial_cash, snapshot.cash
         self.realized_pnl, self.fees, self.peak_equity = snapshot.realized_pnl, snapshot.fees, snapshot.peak_equity
         self.day, self.day_start_equity = snapshot.day, snapshot.day_start_equity
+        self._day_start = math.inf  # the next mark compares its day with the restored one
         self.consecutive_losses, self.last_loss_time = snapshot.consecutive_losses, snapshot.last_loss_time
         self.halted, self.alerted = snapshot.halted, snapshot.alerted
         self.positions = {p.symbol: p for p in snapshot.positions}
