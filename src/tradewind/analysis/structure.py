@@ -254,24 +254,21 @@ def summarize_structure(bars: Bars, arrays: StructureArrays | None = None, *, ma
         at = at[-max_items:] if max_items else at[:0]  # as ``tail``, before building any item
         return list(zip(time[pivot[at]].tolist(), price[at].tolist()))
 
-    # Python values from one ``tolist`` per column of the items (a numpy scalar per field costs more)
-    mitigated = set(arrays.fvg_mitigations[:, 1].tolist())
-    at = np.flatnonzero(arrays.fvg_dir != 0)
-    open_fvgs = nearest([
+    # The nearest open gaps and blocks are picked in numpy (a stable sort by distance, as ``nearest``
+    # sorts), and only they become dicts; Python values from one ``tolist`` per column
+    at = _nearest(arrays.fvg_dir, arrays.fvg_top, arrays.fvg_bottom, arrays.fvg_mitigations, last_close, max_items)
+    open_fvgs = [
         {"direction": _DIRECTION[d], "top": top, "bottom": bottom, "time": t, "bars_ago": n - 1 - i}
         for i, d, top, bottom, t in zip(at.tolist(), arrays.fvg_dir[at].tolist(), arrays.fvg_top[at].tolist(),
                                         arrays.fvg_bottom[at].tolist(), time[at].tolist())
-        if i not in mitigated
-    ])
-    invalidated = set(arrays.ob_invalidations[:, 1].tolist())
-    at = np.flatnonzero(arrays.ob_dir != 0)
-    order_blocks = nearest([
+    ]
+    at = _nearest(arrays.ob_dir, arrays.ob_top, arrays.ob_bottom, arrays.ob_invalidations, last_close, max_items)
+    order_blocks = [
         {"direction": _DIRECTION[d], "top": top, "bottom": bottom, "time": t, "break_time": b}
-        for i, d, top, bottom, t, b in zip(at.tolist(), arrays.ob_dir[at].tolist(), arrays.ob_top[at].tolist(),
-                                           arrays.ob_bottom[at].tolist(), time[arrays.ob_candle[at]].tolist(),
-                                           time[at].tolist())
-        if i not in invalidated
-    ])
+        for d, top, bottom, t, b in zip(arrays.ob_dir[at].tolist(), arrays.ob_top[at].tolist(),
+                                        arrays.ob_bottom[at].tolist(), time[arrays.ob_candle[at]].tolist(),
+                                        time[at].tolist())
+    ]
     pools: dict[tuple[int, int], dict[str, Any]] = {}
     for side, level, count, ident, pivot in (
         (1, arrays.pool_high, arrays.pool_high_count, arrays.pool_high_id, arrays.swing_high_pivot),
@@ -309,3 +306,14 @@ def summarize_structure(bars: Bars, arrays: StructureArrays | None = None, *, ma
         range_low=None if np.isnan(range_low) else range_low,
         killzone=KILLZONE_NAMES.get(int(arrays.killzone[-1])),  # type: ignore[arg-type]
     )
+
+
+def _nearest(direction: np.ndarray, top: np.ndarray, bottom: np.ndarray, ended: np.ndarray, close: float,
+             limit: int) -> np.ndarray:
+    """The bars of the ``limit`` zones still open (not in ``ended[:, 1]``) nearest to ``close``, nearest
+    first, ties in bar order: the distance is 0 inside a zone, else to its nearer edge."""
+    live = direction != 0
+    live[ended[:, 1]] = False
+    at = np.flatnonzero(live)
+    distance = np.maximum(np.maximum(bottom[at] - close, close - top[at]), 0.0)
+    return at[np.argsort(distance, kind="stable")[:limit]]
