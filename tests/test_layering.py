@@ -39,7 +39,7 @@ ALLOWED: dict[str, frozenset[str] | None] = {
     "market": frozenset(_MARKET),
     "signals": frozenset({"numpy"}),
     "trading": frozenset({"numpy"}),
-    "assistants": frozenset(_ANALYSTS),  # no code yet: tool schemas and JSON, like analysts/
+    "assistants": frozenset(_ANALYSTS),  # tool schemas, JSON and the tools' arrays, like analysts/
     "adapters": frozenset(_ANALYSTS | _MARKET | {"sqlalchemy", "alembic", "psycopg", "openai", "redis", "httpx"}),
     "top": None,
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -17,6 +18,9 @@ from sqlalchemy.engine import Engine
 from tradewind.adapters.broadcast import BroadcastHub
 from tradewind.adapters.openai_client import OpenAIChatClient
 from tradewind.analysts.base import Analyst
+from tradewind.assistants.builtin_model import BuiltinModel
+from tradewind.assistants.chat import ChatService
+from tradewind.assistants.tools import trading_tools
 from tradewind.analysts.llm import LLMAnalyst
 from tradewind.analysts.llm_port import ChatClient, OfflineChatClient
 from tradewind.analysts.pricing import DEFAULT_PRICES
@@ -77,6 +81,7 @@ class Container:
     llm_client: ChatClient | None  # None unless an LLM analyst is configured
     trading: TradingService | None  # None when trading is off (TRADEWIND_TRADING=false)
     backtests: BacktestJobs
+    chat: ChatService  # /v1 chat completions and models, with the trading tools
     wall_clock: Clock = field(default_factory=SystemClock)
 
     # the kernel's parts, by the names routes and tests use
@@ -247,7 +252,18 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         candles=lambda symbol, tf, start, end: candles.between(symbol, tf, start, end, limit=MAX_CANDLES + 1),
         analysts=lambda: analysts, clock=SystemClock(), strategy_paths=paths,
     )
-    return Container(settings, database, kernel, candles, decisions, hub, llm_client, service, backtests)
+    return Container(settings, database, kernel, candles, decisions, hub, llm_client, service, backtests,
+                     _chat(settings, kernel, service))
+
+
+def _chat(settings: Settings, kernel: Kernel, trading: TradingService | None) -> ChatService:
+    """Chat Completions over the built-in model, with the trading tools on this kernel's services."""
+    streamed = kernel.streamer.timeframes
+    first = [tf for tf in settings.analysis_timeframes if tf in streamed]  # what the analysts read comes first
+    tools = trading_tools(streamer=kernel.streamer_service, signals=kernel.analysts, trading=trading,
+                          timeframes=[*first, *(tf for tf in streamed if tf not in first)])
+    model = BuiltinModel(symbols=lambda: kernel.streamer.symbols, new_id=lambda: "call_" + uuid.uuid4().hex[:24])
+    return ChatService(models={model.id: model}, tools=tools)
 
 
 def _score_every(settings: Settings, wall_clock: bool) -> float:

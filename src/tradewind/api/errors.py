@@ -33,6 +33,7 @@ __all__ = [
     "UnsupportedMediaType",
     "error_response",
     "install_error_handlers",
+    "openai_error",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ def error_response(
 ) -> Response:
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[:MAX_MESSAGE_CHARS] + "..."
+    if path.startswith("/v1/") or path == "/v1":
+        return Response(orjson.dumps(openai_error(status, message, code, field)), status_code=status,
+                        media_type="application/json", headers=headers)
     if path.startswith("/streamer"):
         body: dict[str, object] = {"success": False, "error": message, "error_code": code}
     else:
@@ -66,6 +70,13 @@ def error_response(
     if field is not None:
         body["field"] = field[:200]
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def openai_error(status: int, message: str, code: str, field: str | None) -> dict[str, object]:
+    """OpenAI's error envelope (``/v1``), which its SDK parses into ``openai.APIError``."""
+    kind = "server_error" if status >= 500 else "rate_limit_error" if status == 429 else (
+        "authentication_error" if status == 401 else "permission_error" if status == 403 else "invalid_request_error")
+    return {"error": {"message": message, "type": kind, "param": field[:200] if field else None, "code": code.lower()}}
 
 
 def _status(error: TradewindError) -> int:
@@ -107,6 +118,8 @@ async def _request_validation_error(request: Request, exc: Exception) -> Respons
     if got is not None and not isinstance(got, (dict, list)):
         message += f" (got {excerpt(got)})"
     bound = first.get("type") in _BOUND_ERRORS
+    if request.url.path.startswith("/v1/"):  # OpenAI answers every invalid request 400
+        return error_response(400, message, "invalid_value", field=field, path=request.url.path)
     if not request.url.path.startswith("/streamer"):
         return error_response(400 if bound else 422, message, "VALIDATION_ERROR", field=field, path=request.url.path)
     named = [part for part in loc if part not in ("query", "path", "body")]

@@ -1,0 +1,69 @@
+"""``/v1``: OpenAI's Models and Chat Completions, so OpenAI clients and chat front ends (Open WebUI,
+LibreChat) talk to tradewind by setting ``base_url``. Errors come in OpenAI's envelope.
+
+Thin: the body is parsed here, checked by ``assistants.chat_request`` and answered by the chat
+service; a streamed answer is server-sent events ending with ``data: [DONE]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response, StreamingResponse
+
+from tradewind.api.body import OFFLOAD_BYTES
+from tradewind.api.deps import ContainerDep
+from tradewind.api.errors import UnsupportedMediaType
+from tradewind.assistants.chat_request import InvalidRequest, parse_chat_request
+from tradewind.domain.excerpt import excerpt
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+_JSON_TYPES = frozenset({"", "application/json", "text/plain"})
+
+
+@router.get("/models", summary="The models: tradewind-analyst (built in) and the configured upstream ones")
+async def models(container: ContainerDep) -> dict[str, Any]:
+    return {"object": "list", "data": container.chat.model_list()}
+
+
+@router.get("/models/{model}", summary="One model")
+async def model(container: ContainerDep, model: str = Path(max_length=256)) -> dict[str, Any]:
+    return container.chat.model_document(model)
+
+
+@router.post("/chat/completions", summary="A chat completion, plain or streamed, with the trading tools run here",
+             response_model=None)
+async def chat_completions(request: Request, container: ContainerDep) -> Response:
+    chat = container.chat
+    parsed = parse_chat_request(await _json(request))
+    done = await chat.complete(parsed)
+    if not parsed.stream:
+        return Response(orjson.dumps(done.document()), media_type="application/json")
+    return StreamingResponse(_events(chat.chunks(parsed, done)), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _events(chunks: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
+async def _json(request: Request) -> Any:
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media not in _JSON_TYPES and not media.endswith("+json"):
+        raise UnsupportedMediaType(f"content-type must be application/json, got {excerpt(media)}",
+                                   field="content-type")
+    raw = await request.body()
+    try:
+        return await asyncio.to_thread(orjson.loads, raw) if len(raw) > OFFLOAD_BYTES else orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {excerpt(str(exc))}", field="body",
+                             code="invalid_json") from None

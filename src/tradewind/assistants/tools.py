@@ -1,0 +1,271 @@
+"""The trading tools a model may call: each calls the service a REST route calls, nothing more.
+
+A tool is a name, a description and a JSON schema for its arguments (what OpenAI's function
+calling sends to a model), and an async ``run`` over already-parsed arguments. Arguments come
+from a model, so they are hostile input like any request body: ``ToolArgumentError`` names the
+argument and why, and the caller hands that back to the model as the tool's output instead of
+failing the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tradewind.domain.errors import TradewindError, Unavailable, ValidationError
+from tradewind.domain.excerpt import excerpt
+from tradewind.domain.timeframe import Timeframe, parse_timeframe
+from tradewind.market.service import MAX_LIMIT, StreamerService
+from tradewind.signals.service import SignalService
+from tradewind.trading.risk_metrics import risk_metrics
+from tradewind.trading.service import TradingService
+
+__all__ = ["MAX_SYMBOLS", "Tool", "ToolArgumentError", "run_tool", "trading_tools"]
+
+MAX_SYMBOLS = 10
+MAX_SYMBOL_CHARS = 32
+MAX_HOLDINGS = 50
+
+
+class ToolArgumentError(ValidationError):
+    """A model called a tool with arguments it does not take; ``field`` names the argument."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]  # JSON schema of the arguments object
+    run: Callable[[Mapping[str, Any]], Awaitable[Any]]
+
+    def spec(self) -> dict[str, Any]:
+        """The tool as Chat Completions and the Assistants API declare a function."""
+        return {"type": "function", "function": {"name": self.name, "description": self.description,
+                                                 "parameters": self.parameters}}
+
+
+def trading_tools(*, streamer: StreamerService, signals: Mapping[str, SignalService],
+                  trading: TradingService | None, timeframes: Sequence[Timeframe]) -> dict[str, Tool]:
+    """The built-in tools over the running services; ``timeframes`` are the streamed ones, the
+    first being the default a tool reads when it is not told."""
+    default_tf = timeframes[0] if timeframes else Timeframe.M1
+    analysts = tuple(signals)
+
+    def book() -> TradingService:
+        if trading is None:
+            raise Unavailable("trading is off on this server (TRADEWIND_TRADING=false)")
+        return trading
+
+    async def get_market_data(args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args, {"symbols", "timeframe", "limit"})
+        symbols = _symbols(args)
+        timeframe = _timeframe(args, default_tf)
+        limit = _integer(args, "limit", 1, MAX_LIMIT, 50)
+        out = []
+        for symbol in symbols:
+            query = streamer.query(symbol, timeframe.value, limit)
+            candles = query.series.tail(limit)
+            closes = [c.close for c in candles]
+            out.append({
+                "symbol": query.symbol, "timeframe": timeframe.value, "candles": len(candles),
+                "last_price": closes[-1] if closes else None,
+                "change_pct": (closes[-1] / closes[0] - 1) * 100 if len(closes) >= 2 else None,
+                "high": max(c.high for c in candles) if candles else None,
+                "low": min(c.low for c in candles) if candles else None,
+                "first_time": candles[0].time if candles else None,
+                "rows": [[c.time, c.open, c.high, c.low, c.close, c.volume] for c in candles],
+            })
+        return {"markets": out}
+
+    async def generate_trading_signals(args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args, {"symbols", "analyst"})
+        symbols = _symbols(args)
+        analyst = args.get("analyst", "rules" if "rules" in analysts else analysts[0])
+        if analyst not in analysts:
+            raise ToolArgumentError(f"analyst must be one of {', '.join(analysts)}, got {excerpt(analyst)}",
+                                    field="analyst")
+        service = signals[analyst]
+
+        def analyse(symbol: str) -> dict[str, Any]:
+            record = service.analyze_payload(symbol=symbol, timeframe_data=None, origin="assistant").record
+            risk = record.get("risk_assessment", {})
+            return {"symbol": record["symbol"], "signal": record["signal"], "confidence": record["confidence"],
+                    "analyst": record["analyst"], "timeframe": record.get("timeframe"),
+                    "entry_price": record.get("entry_price"), "stop_loss": risk.get("stop_loss_suggestion"),
+                    "take_profit": risk.get("take_profit_suggestion"), "reasoning": record.get("reasoning"),
+                    "signal_id": record["signal_id"]}
+
+        return {"signals": [await asyncio.to_thread(analyse, symbol) for symbol in symbols]}
+
+    async def get_positions(args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args, set())
+        return book().positions()
+
+    async def get_performance(args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args, set())
+        report = await book().performance()
+        for curve in ("equity_curve", "drawdown_curve"):  # the figures, not thousands of points
+            report[f"{curve}_points"] = len(report.pop(curve, None) or [])
+        return report
+
+    async def calculate_risk_metrics(args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args, {"returns", "holdings", "benchmark", "timeframe", "periods_per_year"})
+        if ("returns" in args) == ("holdings" in args):
+            raise ToolArgumentError("give either returns or holdings", field="returns")
+        if "returns" in args:
+            returns = _numbers(args, "returns")
+            per_year = _number(args, "periods_per_year", 365.0)
+            bench = args.get("benchmark")
+            if bench is not None and not isinstance(bench, list):
+                raise ToolArgumentError("with returns, benchmark must be a list of returns", field="benchmark")
+            benchmark = _numbers(args, "benchmark") if bench is not None else None
+            return {"source": "returns", **risk_metrics(returns, periods_per_year=per_year, benchmark=benchmark)}
+        timeframe = _timeframe(args, default_tf)
+        holdings = _holdings(args)
+        bench_symbol = args.get("benchmark")
+        if bench_symbol is not None and not isinstance(bench_symbol, str):
+            raise ToolArgumentError("with holdings, benchmark must be a symbol", field="benchmark")
+        closes = {symbol: streamer.closed_series(symbol, timeframe, MAX_LIMIT) for symbol in holdings}
+        if bench_symbol is not None:
+            closes[bench_symbol] = streamer.closed_series(bench_symbol, timeframe, MAX_LIMIT)
+        times = _common_times([bars.time for bars in closes.values()])
+        if times.size < 3:
+            raise ToolArgumentError(f"the {timeframe.value} candles of these symbols share {times.size} closes; "
+                                    "at least 3 are needed", field="holdings")
+        aligned = {s: bars.close[np.searchsorted(bars.time, times)] for s, bars in closes.items()}
+        value = sum(quantity * aligned[symbol] for symbol, quantity in holdings.items())
+        if not (np.asarray(value) > 0).all():
+            raise ToolArgumentError("the holdings' value must stay above 0 (net short books are not valued here)",
+                                    field="holdings")
+        benchmark = None
+        if bench_symbol is not None:
+            series = aligned[bench_symbol]
+            benchmark = series[1:] / series[:-1] - 1
+        per_year = 365.25 * 86_400 / timeframe.seconds
+        figures = risk_metrics(value[1:] / value[:-1] - 1, periods_per_year=per_year, benchmark=benchmark)
+        return {"source": "holdings", "timeframe": timeframe.value, "holdings": holdings,
+                "benchmark": bench_symbol, "value": float(value[-1]), **figures}
+
+    symbols_schema = {"type": "array", "items": {"type": "string", "maxLength": MAX_SYMBOL_CHARS},
+                      "minItems": 1, "maxItems": MAX_SYMBOLS, "description": "symbols such as BTCUSDT or ETH/BTC"}
+    timeframe_schema = {"type": "string", "enum": [tf.value for tf in timeframes] or [default_tf.value]}
+    tools = [
+        Tool("get_market_data", "Recent candles of streamed symbols: last price, change, high and low.",
+             {"type": "object", "properties": {"symbols": symbols_schema, "timeframe": timeframe_schema,
+                                               "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
+              "required": ["symbols"], "additionalProperties": False}, get_market_data),
+        Tool("generate_trading_signals", "A fresh Long/Short/Neutral signal per symbol with confidence, stop "
+             "and target, from the analyst (stored like any signal).",
+             {"type": "object", "properties": {"symbols": symbols_schema,
+                                               "analyst": {"type": "string", "enum": list(analysts)}},
+              "required": ["symbols"], "additionalProperties": False}, generate_trading_signals),
+        Tool("get_positions", "The bot's open positions with their P&L, and the portfolio's cash and equity.",
+             {"type": "object", "properties": {}, "additionalProperties": False}, get_positions),
+        Tool("get_performance", "The bot's performance: return, CAGR, Sharpe, Sortino, drawdown, win rate, "
+             "profit factor and more.",
+             {"type": "object", "properties": {}, "additionalProperties": False}, get_performance),
+        Tool("calculate_risk_metrics", "Volatility, max drawdown, Sharpe, Sortino, beta and 95 % value at risk of "
+             "holdings (valued on streamed candles) or of a list of periodic returns.",
+             {"type": "object", "properties": {
+                 "holdings": {"type": "array", "maxItems": MAX_HOLDINGS, "items": {
+                     "type": "object", "properties": {"symbol": {"type": "string", "maxLength": MAX_SYMBOL_CHARS},
+                                                      "quantity": {"type": "number"}},
+                     "required": ["symbol", "quantity"]}},
+                 "returns": {"type": "array", "items": {"type": "number"}},
+                 "benchmark": {"description": "a symbol (with holdings) or returns (with returns)"},
+                 "timeframe": timeframe_schema,
+                 "periods_per_year": {"type": "number", "exclusiveMinimum": 0}},
+              "additionalProperties": False}, calculate_risk_metrics),
+    ]
+    return {tool.name: tool for tool in tools}
+
+
+async def run_tool(tool: Tool, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The tool's output, or ``{"error": ...}`` naming what went wrong (what the model reads back)."""
+    try:
+        return {"result": await tool.run(args)}
+    except TradewindError as exc:
+        field = getattr(exc, "field", None)
+        return {"error": str(exc)[:500], **({"field": field} if field else {})}
+
+
+# --- argument checks ---------------------------------------------------------------------------------
+def _only(args: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(args) - allowed)
+    if unknown:
+        raise ToolArgumentError(f"unknown argument {excerpt(unknown[0])}", field=str(unknown[0])[:64])
+
+
+def _symbols(args: Mapping[str, Any]) -> list[str]:
+    value = args.get("symbols")
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_SYMBOLS:
+        raise ToolArgumentError(f"symbols must be a list of 1 to {MAX_SYMBOLS} symbols", field="symbols")
+    for index, symbol in enumerate(value):
+        if not isinstance(symbol, str) or not 0 < len(symbol) <= MAX_SYMBOL_CHARS:
+            raise ToolArgumentError(f"symbols[{index}] must be a symbol of 1 to {MAX_SYMBOL_CHARS} characters, "
+                                    f"got {excerpt(symbol)}", field=f"symbols[{index}]")
+    return list(dict.fromkeys(value))
+
+
+def _timeframe(args: Mapping[str, Any], default: Timeframe) -> Timeframe:
+    value = args.get("timeframe")
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise ToolArgumentError(f"timeframe must be a string such as 15m, got {excerpt(value)}", field="timeframe")
+    return parse_timeframe(value, field="timeframe")
+
+
+def _integer(args: Mapping[str, Any], name: str, low: int, high: int, default: int) -> int:
+    value = args.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ToolArgumentError(f"{name} must be an integer from {low} to {high}, got {excerpt(value)}", field=name)
+    return value
+
+
+def _number(args: Mapping[str, Any], name: str, default: float) -> float:
+    value = args.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ToolArgumentError(f"{name} must be a finite number, got {excerpt(value)}", field=name)
+    return float(value)
+
+
+def _numbers(args: Mapping[str, Any], name: str) -> np.ndarray:
+    value = args.get(name)
+    if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+        raise ToolArgumentError(f"{name} must be a list of numbers", field=name)
+    return np.array(value, dtype=np.float64)
+
+
+def _holdings(args: Mapping[str, Any]) -> dict[str, float]:
+    value = args.get("holdings")
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_HOLDINGS:
+        raise ToolArgumentError(f"holdings must be a list of 1 to {MAX_HOLDINGS} {{symbol, quantity}}",
+                                field="holdings")
+    out: dict[str, float] = {}
+    for index, item in enumerate(value):
+        field = f"holdings[{index}]"
+        if not isinstance(item, dict) or set(item) - {"symbol", "quantity"}:
+            raise ToolArgumentError(f"{field} must be {{symbol, quantity}}", field=field)
+        symbol, quantity = item.get("symbol"), item.get("quantity")
+        if not isinstance(symbol, str) or not 0 < len(symbol) <= MAX_SYMBOL_CHARS:
+            raise ToolArgumentError(f"{field}.symbol must be a symbol, got {excerpt(symbol)}", field=f"{field}.symbol")
+        if isinstance(quantity, bool) or not isinstance(quantity, (int, float)) or not math.isfinite(quantity):
+            raise ToolArgumentError(f"{field}.quantity must be a finite number, got {excerpt(quantity)}",
+                                    field=f"{field}.quantity")
+        out[symbol] = out.get(symbol, 0.0) + float(quantity)
+    return out
+
+
+def _common_times(times: Sequence[np.ndarray]) -> np.ndarray:
+    common = times[0]
+    for other in times[1:]:
+        common = np.intersect1d(common, other, assume_unique=True)
+    return common
