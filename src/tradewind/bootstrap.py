@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from tradewind.adapters.openai_client import OpenAIChatClient
 from tradewind.analysts.base import Analyst
 from tradewind.assistants.builtin_model import BuiltinModel
 from tradewind.assistants.chat import ChatService
+from tradewind.assistants.objects import AssistantObjects
+from tradewind.assistants.runs import RunService
 from tradewind.assistants.tools import trading_tools
 from tradewind.analysts.llm import LLMAnalyst
 from tradewind.analysts.llm_port import ChatClient, OfflineChatClient
@@ -43,6 +46,7 @@ from tradewind.signals.periodic import PeriodicAnalysis
 from tradewind.signals.queries import SignalQueries
 from tradewind.signals.scoring import OutcomeScorer
 from tradewind.signals.service import SignalService
+from tradewind.storage.assistants import SqlObjectStore
 from tradewind.storage.candles import SqlCandleStore
 from tradewind.storage.db import create_engine_for
 from tradewind.storage.decisions import SqlDecisionLog
@@ -82,6 +86,8 @@ class Container:
     trading: TradingService | None  # None when trading is off (TRADEWIND_TRADING=false)
     backtests: BacktestJobs
     chat: ChatService  # /v1 chat completions and models, with the trading tools
+    assistants: AssistantObjects  # /v1 assistants, threads and messages
+    runs: RunService  # /v1 runs, executed in the background
     wall_clock: Clock = field(default_factory=SystemClock)
 
     # the kernel's parts, by the names routes and tests use
@@ -145,8 +151,12 @@ class Container:
     async def start(self) -> None:
         self.hub.bind(asyncio.get_running_loop())
         await self.kernel.start()
+        settled = await self.runs.recover()  # runs a crash or a stop cut short end now, with the reason
+        if settled:
+            log.warning("%d assistant runs were cut short by the last stop: marked failed or cancelled", settled)
 
     async def stop(self) -> None:
+        await self.runs.stop()
         await self.backtests.stop()
         await self.kernel.stop()
         close = getattr(self.kernel.broker, "close", None)
@@ -252,8 +262,12 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         candles=lambda symbol, tf, start, end: candles.between(symbol, tf, start, end, limit=MAX_CANDLES + 1),
         analysts=lambda: analysts, clock=SystemClock(), strategy_paths=paths,
     )
-    return Container(settings, database, kernel, candles, decisions, hub, llm_client, service, backtests,
-                     _chat(settings, kernel, service))
+    chat = _chat(settings, kernel, service)
+    objects = AssistantObjects(store=SqlObjectStore(database), models=lambda: list(chat.models), tools=chat.tools,
+                               wall=time.time)
+    runs = RunService(store=objects.store, objects=objects, models=chat.models, tools=chat.tools, wall=time.time)
+    return Container(settings, database, kernel, candles, decisions, hub, llm_client, service, backtests, chat,
+                     objects, runs)
 
 
 def _chat(settings: Settings, kernel: Kernel, trading: TradingService | None) -> ChatService:

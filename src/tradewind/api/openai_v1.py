@@ -21,7 +21,7 @@ from tradewind.api.errors import UnsupportedMediaType
 from tradewind.assistants.chat_request import InvalidRequest, parse_chat_request
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["router"]
+__all__ = ["json_body", "router"]
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -42,7 +42,7 @@ async def model(container: ContainerDep, model: str = Path(max_length=256)) -> d
              response_model=None)
 async def chat_completions(request: Request, container: ContainerDep) -> Response:
     chat = container.chat
-    parsed = parse_chat_request(await _json(request))
+    parsed = parse_chat_request(await json_body(request))
     done = await chat.complete(parsed)
     if not parsed.stream:
         return Response(orjson.dumps(done.document()), media_type="application/json")
@@ -56,7 +56,8 @@ def _events(chunks: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     yield b"data: [DONE]\n\n"
 
 
-async def _json(request: Request) -> Any:
+async def json_body(request: Request) -> Any:
+    """The JSON body, any shape (the service checks it); 415 for another media type, 400 for bad JSON."""
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media not in _JSON_TYPES and not media.endswith("+json"):
         raise UnsupportedMediaType(f"content-type must be application/json, got {excerpt(media)}",

@@ -22,7 +22,7 @@ from tradewind.assistants.tools import Tool, run_tool
 from tradewind.domain.errors import NotFound
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["ChatModel", "ChatService", "Completion", "ModelNotFound", "ToolStep"]
+__all__ = ["ChatModel", "ChatService", "Completion", "ModelNotFound", "ToolStep", "message_tokens", "pieces"]
 
 MAX_ROUNDS = 4  # built-in tool rounds per completion: a model that keeps calling is stopped
 
@@ -104,7 +104,7 @@ class ChatService:
         steps: list[ToolStep] = []
         choice = request.tool_choice
         for _ in range(MAX_ROUNDS):
-            prompt += _tokens(messages) + (_tokens_of(declared) if declared and choice != "none" else 0)
+            prompt += message_tokens(messages) + (_tokens_of(declared) if declared and choice != "none" else 0)
             turn = model.respond(messages, declared if choice != "none" else [], choice)
             completion += count_tokens(turn.content or "") + sum(count_tokens(c.arguments) + 1 for c in turn.tool_calls)
             if not turn.tool_calls:
@@ -142,7 +142,7 @@ class ChatService:
             for index, call in enumerate(done.tool_calls):
                 yield chunk({"tool_calls": [{"index": index, **_wire(call)}]})
         else:
-            for piece in _pieces(done.content or ""):
+            for piece in pieces(done.content or ""):
                 yield chunk({"content": piece})
         yield chunk({}, done.finish_reason)
         if request.include_usage:
@@ -190,7 +190,7 @@ def _wire(call: ToolCall) -> dict[str, Any]:
     return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
 
 
-def _tokens(messages: Sequence[Mapping[str, Any]]) -> int:
+def message_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
     total = 0
     for message in messages:
         content = message.get("content")
@@ -206,7 +206,7 @@ def _tokens_of(tools: Sequence[Mapping[str, Any]]) -> int:
     return count_tokens(json.dumps(tools))
 
 
-def _pieces(text: str) -> list[str]:
+def pieces(text: str) -> list[str]:
     """The answer in word-sized pieces, whitespace kept, so the joined pieces are the text."""
     pieces: list[str] = []
     start = 0
@@ -219,7 +219,7 @@ def _pieces(text: str) -> list[str]:
 
 def _truncate(text: str, tokens: int) -> str:
     out, seen = [], 0
-    for piece in _pieces(text):
+    for piece in pieces(text):
         seen += count_tokens(piece)
         if seen > tokens:
             break

@@ -17,7 +17,7 @@ from typing import Any
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["ChatRequest", "MAX_MESSAGES", "parse_chat_request"]
+__all__ = ["ChatRequest", "InvalidRequest", "MAX_MESSAGES", "function_tool", "parse_chat_request", "tool_choice"]
 
 MAX_MESSAGES = 2048
 MAX_CONTENT_CHARS = 200_000
@@ -55,7 +55,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
                              code="missing_required_parameter" if model is None else "invalid_value")
     messages = _messages(body.get("messages"))
     tools = _tools(body.get("tools"))
-    choice = _tool_choice(body.get("tool_choice"), tools)
+    choice = tool_choice(body.get("tool_choice"), tools)
     stream = _flag(body, "stream")
     options = body.get("stream_options")
     if options is not None and (not isinstance(options, dict) or not stream):
@@ -182,36 +182,42 @@ def _tools(value: Any) -> list[dict[str, Any]]:
         if not isinstance(tool, dict) or tool.get("type") != "function":
             kind = tool.get("type") if isinstance(tool, dict) else tool
             raise InvalidRequest(f"{at}.type must be function, got {excerpt(kind)}", field=f"{at}.type")
-        function = tool.get("function")
-        if not isinstance(function, dict):
-            raise InvalidRequest(f"{at}.function must be an object with a name", field=f"{at}.function")
-        name = function.get("name")
-        if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-            raise InvalidRequest(f"{at}.function.name must match [A-Za-z0-9_-]{{1,64}}, got {excerpt(name)}",
-                                 field=f"{at}.function.name")
+        clean = function_tool(tool, at)
+        name = clean["name"]
         if name in names:
             raise InvalidRequest(f"{at}.function.name {name} is declared twice", field=f"{at}.function.name")
         names.add(name)
-        description = function.get("description")
-        if description is not None and (not isinstance(description, str) or len(description) > 4096):
-            raise InvalidRequest(f"{at}.function.description must be a string of at most 4096 characters",
-                                 field=f"{at}.function.description")
-        parameters = function.get("parameters", {"type": "object", "properties": {}})
-        if not isinstance(parameters, dict) or parameters.get("type", "object") != "object":
-            raise InvalidRequest(f"{at}.function.parameters must be a JSON schema of type object",
-                                 field=f"{at}.function.parameters")
-        if len(json.dumps(parameters)) > MAX_SCHEMA_CHARS:
-            raise InvalidRequest(f"{at}.function.parameters is larger than {MAX_SCHEMA_CHARS} characters",
-                                 field=f"{at}.function.parameters")
-        for key in ("properties", "required"):
-            if key in parameters and not isinstance(parameters[key], dict if key == "properties" else list):
-                raise InvalidRequest(f"{at}.function.parameters.{key} is malformed", field=f"{at}.function.parameters.{key}")
-        clean = {"name": name, "parameters": parameters, **({"description": description} if description else {})}
         out.append({"type": "function", "function": clean})
     return out
 
 
-def _tool_choice(value: Any, tools: list[dict[str, Any]]) -> Any:
+def function_tool(tool: Mapping[str, Any], at: str) -> dict[str, Any]:
+    """A ``{"type": "function", "function": {...}}`` tool's function, checked: name, description, schema."""
+    function = tool.get("function")
+    if not isinstance(function, dict):
+        raise InvalidRequest(f"{at}.function must be an object with a name", field=f"{at}.function")
+    name = function.get("name")
+    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
+        raise InvalidRequest(f"{at}.function.name must match [A-Za-z0-9_-]{{1,64}}, got {excerpt(name)}",
+                             field=f"{at}.function.name")
+    description = function.get("description")
+    if description is not None and (not isinstance(description, str) or len(description) > 4096):
+        raise InvalidRequest(f"{at}.function.description must be a string of at most 4096 characters",
+                             field=f"{at}.function.description")
+    parameters = function.get("parameters", {"type": "object", "properties": {}})
+    if not isinstance(parameters, dict) or parameters.get("type", "object") != "object":
+        raise InvalidRequest(f"{at}.function.parameters must be a JSON schema of type object",
+                             field=f"{at}.function.parameters")
+    if len(json.dumps(parameters)) > MAX_SCHEMA_CHARS:
+        raise InvalidRequest(f"{at}.function.parameters is larger than {MAX_SCHEMA_CHARS} characters",
+                             field=f"{at}.function.parameters")
+    for key in ("properties", "required"):
+        if key in parameters and not isinstance(parameters[key], dict if key == "properties" else list):
+            raise InvalidRequest(f"{at}.function.parameters.{key} is malformed", field=f"{at}.function.parameters.{key}")
+    return {"name": name, "parameters": parameters, **({"description": description} if description else {})}
+
+
+def tool_choice(value: Any, tools: list[dict[str, Any]]) -> Any:
     if value is None:
         return "auto"
     if value in ("auto", "none", "required"):

@@ -28,6 +28,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "NAMING_CONVENTION",
+    "V1AssistantRow",
+    "V1MessageRow",
+    "V1RunRow",
+    "V1RunStepRow",
+    "V1ThreadRow",
     "AnalysisRow",
     "Base",
     "CandleRow",
@@ -362,3 +367,72 @@ class TradingEquityRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     time: Mapped[float] = mapped_column(Float(53))
     equity: Mapped[float] = mapped_column(Float(53))
+
+
+# --- /v1 Assistants API objects -----------------------------------------------------------------------
+# Each object is its OpenAI document (``body``) with the columns lists, lookups and cascades need:
+# ``seq`` orders objects created in the same second, ``owner`` is the key's digest that created it.
+
+
+class V1AssistantRow(Base):
+    __tablename__ = "v1_assistants"
+    __table_args__ = (Index("ix_v1_assistants_owner_seq", "owner", "seq"),)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class V1ThreadRow(Base):
+    __tablename__ = "v1_threads"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class V1MessageRow(Base):
+    __tablename__ = "v1_messages"
+    __table_args__ = (Index("ix_v1_messages_thread_id_seq", "thread_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[str] = mapped_column(String(64), ForeignKey("v1_threads.id", ondelete="CASCADE"))
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class V1RunRow(Base):
+    __tablename__ = "v1_runs"
+    __table_args__ = (
+        Index("ix_v1_runs_thread_id_seq", "thread_id", "seq"),
+        Index("ix_v1_runs_status", "status"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[str] = mapped_column(String(64), ForeignKey("v1_threads.id", ondelete="CASCADE"))
+    assistant_id: Mapped[str] = mapped_column(String(64), ForeignKey("v1_assistants.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(32))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class V1RunStepRow(Base):
+    __tablename__ = "v1_run_steps"
+    __table_args__ = (Index("ix_v1_run_steps_run_id_seq", "run_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    run_id: Mapped[str] = mapped_column(String(64), ForeignKey("v1_runs.id", ondelete="CASCADE"))
+    thread_id: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
