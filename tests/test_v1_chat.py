@@ -243,3 +243,28 @@ def test_every_field_of_a_chat_body_refuses_hostile_values(running: tuple[str, C
             raise AssertionError(f"{where}: accepted")  # 100,000 characters is a fair prompt; 200,001 is not
     assert cases > 500 and refused > cases // 3
     client.close()
+
+
+def test_a_portfolio_question_runs_the_health_analysis(client: openai.OpenAI) -> None:
+    completion = ask(client, "Analyze my portfolio: 2.5 ETH/BTC, how healthy is it?")
+    names = [s["name"] for s in steps(completion)]
+    assert "analyze_portfolio" in names
+    step = next(s for s in steps(completion) if s["name"] == "analyze_portfolio")
+    assert json.loads(step["arguments"]) == {"holdings": [{"symbol": "ETHBTC", "quantity": 2.5}]}
+    health = step["output"]["result"]
+    assert health["weights"] == {"ETHBTC": 1.0} and health["components"]["diversification"] == pytest.approx(0.2)
+    answer = completion.choices[0].message.content
+    assert f"Portfolio health {health['health_score']:.1f} of 10, risk level {health['risk_level']}" in answer
+
+
+def test_a_backtest_question_runs_one_on_the_recorded_candles(client: openai.OpenAI,
+                                                              running: tuple[str, Container]) -> None:
+    wait_for(lambda: len(running[1].candles.between("ETHBTC", Timeframe.M15, None, None, limit=100)) >= 60)
+    completion = ask(client, "Backtest rsi-reversion on ETHBTC")
+    (step,) = steps(completion)
+    assert step["name"] == "run_backtest"
+    assert json.loads(step["arguments"]) == {"symbol": "ETHBTC", "strategy": "rsi-reversion"}
+    result = step["output"]["result"]
+    assert result["status"] == "done" and result["spec"]["strategy"] == "rsi-reversion"
+    assert running[1].backtests.get(result["id"]).status == "done"  # the API's own backtest, by its id
+    assert f"Backtest {result['id']}: rsi-reversion on ETHBTC 15m" in completion.choices[0].message.content

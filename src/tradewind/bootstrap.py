@@ -55,6 +55,7 @@ from tradewind.storage.signals import SqlSignalStore
 from tradewind.storage.trading import SqlTradingStore
 from tradewind.trading.assets import check_asset
 from tradewind.trading.engine import TradingEngine
+from tradewind.trading.holdings import HoldingsAnalysis
 from tradewind.trading.jobs import MAX_CANDLES, BacktestJobs
 from tradewind.trading.kernel import Kernel, KernelConfig, Stores, build_kernel
 from tradewind.trading.paper import PaperBroker
@@ -262,7 +263,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         candles=lambda symbol, tf, start, end: candles.between(symbol, tf, start, end, limit=MAX_CANDLES + 1),
         analysts=lambda: analysts, clock=SystemClock(), strategy_paths=paths,
     )
-    chat = _chat(settings, kernel, service)
+    chat = _chat(settings, kernel, service, backtests)
     objects = AssistantObjects(store=SqlObjectStore(database), models=lambda: list(chat.models), tools=chat.tools,
                                wall=time.time)
     runs = RunService(store=objects.store, objects=objects, models=chat.models, tools=chat.tools, wall=time.time)
@@ -270,12 +271,16 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
                      objects, runs)
 
 
-def _chat(settings: Settings, kernel: Kernel, trading: TradingService | None) -> ChatService:
+def _chat(settings: Settings, kernel: Kernel, trading: TradingService | None, backtests: BacktestJobs) -> ChatService:
     """Chat Completions over the built-in model, with the trading tools on this kernel's services."""
     streamed = kernel.streamer.timeframes
     first = [tf for tf in settings.analysis_timeframes if tf in streamed]  # what the analysts read comes first
+    ordered = [*first, *(tf for tf in streamed if tf not in first)]
+    holdings = HoldingsAnalysis(
+        closes=kernel.streamer_service.closed_series, default_timeframe=ordered[0],
+        signal=lambda symbol: kernel.signals.analyze_payload(symbol=symbol, timeframe_data=None, origin="assistant").record)
     tools = trading_tools(streamer=kernel.streamer_service, signals=kernel.analysts, trading=trading,
-                          timeframes=[*first, *(tf for tf in streamed if tf not in first)])
+                          holdings=holdings, backtests=backtests, timeframes=ordered)
     model = BuiltinModel(symbols=lambda: kernel.streamer.symbols, new_id=lambda: "call_" + uuid.uuid4().hex[:24])
     return ChatService(models={model.id: model}, tools=tools)
 

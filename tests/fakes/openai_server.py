@@ -1,7 +1,7 @@
 """A fake OpenAI-compatible server: the chat-completions wire protocol on 127.0.0.1, scriptable.
 
 ``POST /v1/chat/completions`` answers in the exact ``chat.completion`` shape with the content a
-``handler(request_json) -> str`` returns; ``GET /v1/models`` lists the one model. Every request is
+``handler(request_json) -> str`` returns (or a whole message: a dict with ``content`` and ``tool_calls``); ``GET /v1/models`` lists the one model. Every request is
 recorded (path, headers, JSON body, the Bearer key) for assertions.
 
 Failures are scripted for the next ``count`` chat requests, for every key or only one::
@@ -245,7 +245,10 @@ class FakeOpenAI(LoopbackServer):
             content = None
         else:
             content = self.handler(body)
-        answer = self._completion(body, content, usage=kind != "no_usage")
+        tool_calls = None
+        if isinstance(content, dict):  # a whole message: content and tool_calls (function calling)
+            content, tool_calls = content.get("content"), content.get("tool_calls")
+        answer = self._completion(body, content, usage=kind != "no_usage", tool_calls=tool_calls)
         payload = self._json(answer)
         if kind == "truncated":
             payload = payload[: len(payload) // 2]
@@ -294,13 +297,14 @@ class FakeOpenAI(LoopbackServer):
             return {"prompt": render_template((body or {}).get("messages") or [])}
         return {"tokens": list(range(count_tokens(str((body or {}).get("content", "")))))}
 
-    def _completion(self, body: dict[str, Any], content: str | None, *, usage: bool) -> dict[str, Any]:
+    def _completion(self, body: dict[str, Any], content: str | None, *, usage: bool,
+                    tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         prompt = count_tokens(render_template(body["messages"]))
         finish = "stop"
         cap = body.get("max_tokens") or body.get("max_completion_tokens")
         if content is not None and isinstance(cap, int) and count_tokens(content) > cap:
             content, finish = content[: cap * CHARS_PER_TOKEN], "length"
-        completion = count_tokens(content or "")
+        completion = count_tokens(content or "") + sum(count_tokens(json.dumps(c)) for c in tool_calls or ())
         answer: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
@@ -314,6 +318,9 @@ class FakeOpenAI(LoopbackServer):
                 "finish_reason": finish,
             }],
         }
+        if tool_calls:
+            answer["choices"][0]["message"]["tool_calls"] = tool_calls
+            answer["choices"][0]["finish_reason"] = "tool_calls"
         if usage:
             answer["usage"] = {"prompt_tokens": prompt, "completion_tokens": completion,
                                "total_tokens": prompt + completion}

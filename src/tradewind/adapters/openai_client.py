@@ -266,6 +266,35 @@ class OpenAIChatClient:
                         self._send_temperature = False
                 log.warning("LLM model %s rejected %s; adapting and retrying", self.model, rejected.param)
 
+    def converse(self, messages: Sequence[Mapping[str, Any]], *, tools: Sequence[Mapping[str, Any]] = (),
+                 tool_choice: Any = "auto", max_tokens: int | None = None, temperature: float = 0.0) -> ChatResult:
+        """One turn of a conversation with function calling: the answer may be text or ``tool_calls``
+        (in ``raw``); the same key pool, pacing, retries and failures as ``complete``."""
+        started = self.clock()
+        try:
+            while True:
+                body: dict[str, Any] = {"model": self.model, "messages": list(messages)}
+                if tools:
+                    body["tools"], body["tool_choice"] = list(tools), tool_choice
+                if self._send_temperature:
+                    body["temperature"] = temperature
+                if max_tokens is not None:
+                    body[self._max_tokens_param] = max_tokens
+                try:
+                    result = self._send(body, "text", tool_calls=True)
+                    break
+                except _ParamRejected as rejected:
+                    with self._lock:
+                        if rejected.param == "max_tokens":
+                            self._max_tokens_param = "max_completion_tokens"
+                        else:
+                            self._send_temperature = False
+        except LLMError as exc:
+            self._remember(started, exc.kind, None, None)
+            raise
+        self._remember(started, None, result.latency_ms, result.finish_reason)
+        return result
+
     def ping(self) -> ChatResult:
         """A tiny live call (the seed's ``/debug/gpt4`` check), capped at a few tokens."""
         return self.complete([{"role": "user", "content": PING_PROMPT}], max_tokens=PING_MAX_TOKENS)
@@ -334,7 +363,7 @@ class OpenAIChatClient:
                           "finish_reason": finish}
 
     # --- one request, across keys and retries ----------------------------------------------------
-    def _send(self, body: dict[str, Any], fmt: ResponseFormat) -> ChatResult:
+    def _send(self, body: dict[str, Any], fmt: ResponseFormat, *, tool_calls: bool = False) -> ChatResult:
         tried_429: set[int] = set()
         failures = 0
         while True:
@@ -386,16 +415,20 @@ class OpenAIChatClient:
                     raise _ParamRejected(param) from exc
                 raise self._fail("bad_request", f"LLM server refused the request (HTTP {exc.status_code}): {text}") from exc
             else:
-                return self._result(raw.http_response.content, fmt, (time.perf_counter() - started) * 1000)
+                return self._result(raw.http_response.content, fmt, (time.perf_counter() - started) * 1000,
+                                    tool_calls=tool_calls)
 
-    def _result(self, content: bytes, fmt: ResponseFormat, latency_ms: float) -> ChatResult:
+    def _result(self, content: bytes, fmt: ResponseFormat, latency_ms: float, *, tool_calls: bool = False) -> ChatResult:
         try:
             data = json.loads(content)
             choice = data["choices"][0]
             text = choice["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise self._fail("bad_response", f"LLM answer is not a chat completion: {content[:200]!r}") from exc
-        if not isinstance(text, str) or not text.strip():
+        calls = choice["message"].get("tool_calls") if isinstance(choice.get("message"), dict) else None
+        if tool_calls and isinstance(calls, list) and calls:
+            text = text if isinstance(text, str) else ""  # a turn of function calls needs no text
+        elif not isinstance(text, str) or not text.strip():
             raise self._fail("bad_response", "LLM answer has no message content "
                                              f"(finish_reason={choice.get('finish_reason')!r})")
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}

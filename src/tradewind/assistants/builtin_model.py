@@ -33,9 +33,13 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("get_positions", re.compile(r"\b(positions?|holding|holdings|open trades?|exposure)\b", re.I)),
     ("get_performance", re.compile(r"\b(performance|p&l|pnl|profit|returns?|sharpe|win rate|how did)\b", re.I)),
     ("calculate_risk_metrics", re.compile(r"\b(risk|volatility|drawdown|value at risk|var|beta|sortino)\b", re.I)),
+    ("analyze_portfolio", re.compile(r"\b(portfolio|health|rebalanc\w*|diversif\w*)\b", re.I)),
+    ("run_backtest", re.compile(r"\b(backtest\w*|back-test\w*)\b", re.I)),
 )
+_STRATEGIES = ("signal-follower", "sma-cross", "rsi-reversion")
+_AMOUNT = re.compile(r"(-?\d+(?:\.\d+)?)\s+([A-Za-z][A-Za-z0-9]*(?:[/\-][A-Za-z0-9]+)?)")
 _LEADING = re.compile(r"^\s*(?:(?:for|in|at|of|on|about|with|to|the)\s+)+", re.I)
-_NEEDS_SYMBOLS = frozenset({"get_market_data", "generate_trading_signals"})
+_NEEDS_SYMBOLS = frozenset({"get_market_data", "generate_trading_signals", "run_backtest"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class ToolCall:
 class ModelTurn:
     content: str | None
     tool_calls: list[ToolCall] = field(default_factory=list)
+    prompt_tokens: int | None = None  # as the model's server counted them; None: count them here
+    completion_tokens: int | None = None
 
 
 def count_tokens(text: str) -> int:
@@ -59,6 +65,7 @@ class BuiltinModel:
     """``respond(messages, tools, tool_choice)`` is one model turn over OpenAI-shaped messages."""
 
     id = MODEL_ID
+    remote = False  # answers at once, on the event loop
 
     def __init__(self, *, symbols: Callable[[], Sequence[str]], new_id: Callable[[], str]) -> None:
         self.symbols = symbols  # what the streamer tracks now
@@ -105,14 +112,30 @@ class BuiltinModel:
         return calls
 
     def _arguments(self, name: str, spec: Mapping[str, Any], text: str, symbols: list[str]) -> dict[str, Any]:
+        if name == "run_backtest":
+            strategy = next((s for s in _STRATEGIES if s in text.lower() or s.replace("-", " ") in text.lower()),
+                            "sma-cross")
+            return {"symbol": (symbols or self._symbols_known()[:1])[0], "strategy": strategy}
         if name in _NEEDS_SYMBOLS:
             return {"symbols": symbols or self._symbols_known()[:1]}
-        if name == "calculate_risk_metrics":
-            holdings = [{"symbol": s, "quantity": 1.0} for s in (symbols or self._symbols_known()[:1])]
-            return {"holdings": holdings}
+        if name in ("calculate_risk_metrics", "analyze_portfolio"):
+            return {"holdings": self._holdings(text, symbols)}
         if name in ("get_positions", "get_performance"):
             return {}
         return _fill(spec.get("parameters") or {}, text, symbols)  # a client's tool: from its schema
+
+    def _holdings(self, text: str, symbols: list[str]) -> list[dict[str, Any]]:
+        """``2 BTCUSDT and 10 ETH/BTC`` as holdings; else one of each symbol named (or the first streamed)."""
+        known = set(self._symbols_known())
+        held: list[dict[str, Any]] = []
+        for amount, word in _AMOUNT.findall(text):
+            try:
+                symbol = normalize_symbol(word)
+            except InvalidSymbol:
+                continue
+            if symbol in known and float(amount) != 0:
+                held.append({"symbol": symbol, "quantity": float(amount)})
+        return held or [{"symbol": s, "quantity": 1.0} for s in (symbols or self._symbols_known()[:1])]
 
     def _symbols_known(self) -> list[str]:
         return list(self.symbols())
@@ -257,9 +280,33 @@ def _risk(result: dict[str, Any]) -> str:
             f"95 % value at risk {_pct(result['value_at_risk_95'])} per period{beta}.")
 
 
+def _portfolio(result: dict[str, Any]) -> str:
+    score = "n/a" if result["health_score"] is None else f"{result['health_score']:.1f} of 10"
+    recs = "; ".join(f"{r['action']} {r['symbol']} ({r['reason']}"
+                     + (f", confidence {r['confidence']:.2f})" if r["confidence"] is not None else ")")
+                     for r in result["recommendations"]) or "none"
+    return (f"Portfolio health {score}, risk level {result['risk_level'] or 'n/a'}, value {_num(result['value'])}. "
+            f"Recommendations: {recs}. " + " ".join(f"{i}." for i in result["insights"]))
+
+
+def _backtest(result: dict[str, Any]) -> str:
+    spec = result["spec"]
+    if result["status"] != "done":
+        error = (result.get("error") or {}).get("message")
+        return f"The backtest {result['id']} of {spec['strategy']} on {spec['symbol']} is {result['status']}" + (
+            f": {error}" if error else " (ask again for its report: GET /api/backtests/" + result["id"] + ")")
+    m = result.get("metrics") or {}
+    drawdown = m.get("max_drawdown")
+    depth = drawdown.get("value") if isinstance(drawdown, dict) else drawdown
+    return (f"Backtest {result['id']}: {spec['strategy']} on {spec['symbol']} {spec['timeframe']}: total return "
+            f"{_pct(m.get('total_return'))}, Sharpe {_num(m.get('sharpe'), 3)}, max drawdown {_pct(depth)}, win rate "
+            f"{_pct(m.get('win_rate'))} over {result['trades']} trades.")
+
+
 _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "get_market_data": _market, "generate_trading_signals": _signals, "get_positions": _positions,
-    "get_performance": _performance, "calculate_risk_metrics": _risk,
+    "get_performance": _performance, "calculate_risk_metrics": _risk, "analyze_portfolio": _portfolio,
+    "run_backtest": _backtest,
 }
 
 

@@ -9,6 +9,7 @@ request. Streaming runs the same rounds, then sends the answer as chunks (``chun
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -22,7 +23,7 @@ from tradewind.assistants.tools import Tool, run_tool
 from tradewind.domain.errors import NotFound
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["ChatModel", "ChatService", "Completion", "ModelNotFound", "ToolStep", "message_tokens", "pieces"]
+__all__ = ["ChatModel", "ChatService", "Completion", "ModelNotFound", "ToolStep", "message_tokens", "pieces", "respond", "usage_of"]
 
 MAX_ROUNDS = 4  # built-in tool rounds per completion: a model that keeps calling is stopped
 
@@ -33,6 +34,7 @@ class ModelNotFound(NotFound):
 
 class ChatModel(Protocol):
     id: str
+    remote: bool  # whether ``respond`` waits on the network (then it runs in a worker thread)
 
     def respond(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
                 tool_choice: Any = "auto") -> ModelTurn: ...
@@ -104,9 +106,10 @@ class ChatService:
         steps: list[ToolStep] = []
         choice = request.tool_choice
         for _ in range(MAX_ROUNDS):
-            prompt += message_tokens(messages) + (_tokens_of(declared) if declared and choice != "none" else 0)
-            turn = model.respond(messages, declared if choice != "none" else [], choice)
-            completion += count_tokens(turn.content or "") + sum(count_tokens(c.arguments) + 1 for c in turn.tool_calls)
+            turn = await respond(model, messages, declared if choice != "none" else [], choice)
+            prompt_used, completion_used = usage_of(turn, messages, declared if choice != "none" else [])
+            prompt += prompt_used
+            completion += completion_used
             if not turn.tool_calls:
                 return self._done(request, turn.content or "", [], "stop", prompt, completion, steps)
             server = [c for c in turn.tool_calls if c.name in self.tools]
@@ -184,6 +187,24 @@ class ChatService:
             completion = request.max_tokens
         return Completion("chatcmpl-" + uuid.uuid4().hex[:24], int(self.wall()), request.model, content, calls,
                           finish, prompt, completion, steps)
+
+
+async def respond(model: ChatModel, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
+                  choice: Any) -> ModelTurn:
+    """One model turn: a remote model in a worker thread, so the event loop never waits on it."""
+    if getattr(model, "remote", False):
+        return await asyncio.to_thread(model.respond, messages, tools, choice)
+    return model.respond(messages, tools, choice)
+
+
+def usage_of(turn: ModelTurn, messages: Sequence[Mapping[str, Any]],
+             tools: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    """(prompt, completion) tokens of a turn: the model server's count, else the built-in tokenizer's."""
+    prompt = turn.prompt_tokens if turn.prompt_tokens is not None else (
+        message_tokens(messages) + (_tokens_of(tools) if tools else 0))
+    completion = turn.completion_tokens if turn.completion_tokens is not None else (
+        count_tokens(turn.content or "") + sum(count_tokens(c.arguments) + 1 for c in turn.tool_calls))
+    return prompt, completion
 
 
 def _wire(call: ToolCall) -> dict[str, Any]:

@@ -22,12 +22,13 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from tradewind.assistants.builtin_model import ToolCall, count_tokens
-from tradewind.assistants.chat import MAX_ROUNDS, ChatModel, message_tokens, pieces
+from tradewind.assistants.builtin_model import ToolCall
+from tradewind.assistants.chat import MAX_ROUNDS, ChatModel, pieces, respond, usage_of
 from tradewind.assistants.chat_request import InvalidRequest, tool_choice
 from tradewind.assistants.objects import AssistantObjects, check_metadata, new_id, reject_unknown
 from tradewind.assistants.records import ObjectStore
 from tradewind.assistants.tools import Tool, run_tool
+from tradewind.assistants.upstream_model import UpstreamFailed
 from tradewind.domain.errors import NotFound
 from tradewind.domain.excerpt import excerpt
 
@@ -226,11 +227,14 @@ class RunService:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a run ends failed, with the reason, whatever broke
-            log.exception("run %s failed", run_id)
+            if isinstance(exc, UpstreamFailed):
+                code, message = ("rate_limit_exceeded" if exc.kind == "rate_limited" else "server_error"), str(exc)
+            else:
+                log.exception("run %s failed", run_id)
+                code, message = "server_error", f"{type(exc).__name__}: {str(exc)[:300]}"
             run = await self._call(self.store.get, "run", owner, run_id)
             if run is not None and run["status"] not in TERMINAL:
-                await self._call(self._end, owner, run, "failed",
-                                 {"code": "server_error", "message": f"{type(exc).__name__}: {str(exc)[:300]}"})
+                await self._call(self._end, owner, run, "failed", {"code": code, "message": message[:1000]})
         finally:
             self._active.discard(run_id)
             self._cancelling.discard(run_id)
@@ -251,10 +255,11 @@ class RunService:
             if await self._cancelled(owner, run_id):
                 return
             messages = await self._call(self._conversation, owner, run)
-            turn = model.respond(messages, run["tools"] if choice != "none" else [], choice)
-            usage["prompt_tokens"] += message_tokens(messages) + (count_tokens(json.dumps(run["tools"])) if run["tools"] else 0)
-            usage["completion_tokens"] += count_tokens(turn.content or "") + sum(
-                count_tokens(c.arguments) + 1 for c in turn.tool_calls)
+            offered = run["tools"] if choice != "none" else []
+            turn = await respond(model, messages, offered, choice)
+            prompt_used, completion_used = usage_of(turn, messages, offered)
+            usage["prompt_tokens"] += prompt_used
+            usage["completion_tokens"] += completion_used
             usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
             run["usage"] = usage
             choice = "auto"

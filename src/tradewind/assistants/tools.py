@@ -19,9 +19,13 @@ import numpy as np
 
 from tradewind.domain.errors import TradewindError, Unavailable, ValidationError
 from tradewind.domain.excerpt import excerpt
+from tradewind.domain.symbol import normalize_symbol
 from tradewind.domain.timeframe import Timeframe, parse_timeframe
 from tradewind.market.service import MAX_LIMIT, StreamerService
 from tradewind.signals.service import SignalService
+from tradewind.trading.backtest import BacktestSpec
+from tradewind.trading.holdings import MAX_HOLDINGS, HoldingsAnalysis
+from tradewind.trading.jobs import BacktestJobs
 from tradewind.trading.risk_metrics import risk_metrics
 from tradewind.trading.service import TradingService
 
@@ -29,7 +33,6 @@ __all__ = ["MAX_SYMBOLS", "Tool", "ToolArgumentError", "run_tool", "trading_tool
 
 MAX_SYMBOLS = 10
 MAX_SYMBOL_CHARS = 32
-MAX_HOLDINGS = 50
 
 
 class ToolArgumentError(ValidationError):
@@ -50,7 +53,8 @@ class Tool:
 
 
 def trading_tools(*, streamer: StreamerService, signals: Mapping[str, SignalService],
-                  trading: TradingService | None, timeframes: Sequence[Timeframe]) -> dict[str, Tool]:
+                  trading: TradingService | None, holdings: HoldingsAnalysis, backtests: BacktestJobs | None,
+                  timeframes: Sequence[Timeframe], backtest_wait_seconds: float = 60.0) -> dict[str, Tool]:
     """The built-in tools over the running services; ``timeframes`` are the streamed ones, the
     first being the default a tool reads when it is not told."""
     default_tf = timeframes[0] if timeframes else Timeframe.M1
@@ -126,34 +130,50 @@ def trading_tools(*, streamer: StreamerService, signals: Mapping[str, SignalServ
             benchmark = _numbers(args, "benchmark") if bench is not None else None
             return {"source": "returns", **risk_metrics(returns, periods_per_year=per_year, benchmark=benchmark)}
         timeframe = _timeframe(args, default_tf)
-        holdings = _holdings(args)
+        held = _holdings(args)
         bench_symbol = args.get("benchmark")
         if bench_symbol is not None and not isinstance(bench_symbol, str):
             raise ToolArgumentError("with holdings, benchmark must be a symbol", field="benchmark")
-        closes = {symbol: streamer.closed_series(symbol, timeframe, MAX_LIMIT) for symbol in holdings}
-        if bench_symbol is not None:
-            closes[bench_symbol] = streamer.closed_series(bench_symbol, timeframe, MAX_LIMIT)
-        times = _common_times([bars.time for bars in closes.values()])
-        if times.size < 3:
-            raise ToolArgumentError(f"the {timeframe.value} candles of these symbols share {times.size} closes; "
-                                    "at least 3 are needed", field="holdings")
-        aligned = {s: bars.close[np.searchsorted(bars.time, times)] for s, bars in closes.items()}
-        value = sum(quantity * aligned[symbol] for symbol, quantity in holdings.items())
-        if not (np.asarray(value) > 0).all():
-            raise ToolArgumentError("the holdings' value must stay above 0 (net short books are not valued here)",
-                                    field="holdings")
-        benchmark = None
-        if bench_symbol is not None:
-            series = aligned[bench_symbol]
-            benchmark = series[1:] / series[:-1] - 1
-        per_year = 365.25 * 86_400 / timeframe.seconds
-        figures = risk_metrics(value[1:] / value[:-1] - 1, periods_per_year=per_year, benchmark=benchmark)
-        return {"source": "holdings", "timeframe": timeframe.value, "holdings": holdings,
-                "benchmark": bench_symbol, "value": float(value[-1]), **figures}
+        bench = normalize_symbol(bench_symbol, field="benchmark") if bench_symbol is not None else None
+        return await asyncio.to_thread(holdings.risk, held, timeframe=timeframe, benchmark=bench)
+
+    async def analyze_portfolio(args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args, {"holdings", "timeframe"})
+        timeframe = _timeframe(args, default_tf)
+        return await asyncio.to_thread(holdings.health, _holdings(args), timeframe=timeframe)
+
+    async def run_backtest(args: Mapping[str, Any]) -> dict[str, Any]:
+        _only(args, {"symbol", "timeframe", "strategy", "params", "from", "to", "cash", "fee"})
+        if backtests is None:
+            raise Unavailable("backtests are not available on this server")
+        symbol = args.get("symbol")
+        if not isinstance(symbol, str) or not 0 < len(symbol) <= MAX_SYMBOL_CHARS:
+            raise ToolArgumentError("symbol must be a symbol such as BTCUSDT", field="symbol")
+        strategy = args.get("strategy", "sma-cross")
+        params = args.get("params", {})
+        if not isinstance(strategy, str) or len(strategy) > 200:
+            raise ToolArgumentError("strategy must be a strategy name such as sma-cross", field="strategy")
+        if not isinstance(params, dict):
+            raise ToolArgumentError("params must be an object", field="params")
+        spec = BacktestSpec(symbol=normalize_symbol(symbol), timeframe=_timeframe(args, default_tf), strategy=strategy,
+                            params=params, cash=_number(args, "cash", 10_000.0), fee=_number(args, "fee", 0.001),
+                            start=_optional_number(args, "from"), end=_optional_number(args, "to"))
+        job = await backtests.start(spec)
+        deadline = asyncio.get_running_loop().time() + backtest_wait_seconds
+        while job.status in ("queued", "running") and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        out = job.as_dict()
+        report = out.pop("report", None) or {}
+        out["metrics"] = report.get("metrics")
+        out["trades"] = len(report.get("trades") or [])
+        return out
 
     symbols_schema = {"type": "array", "items": {"type": "string", "maxLength": MAX_SYMBOL_CHARS},
                       "minItems": 1, "maxItems": MAX_SYMBOLS, "description": "symbols such as BTCUSDT or ETH/BTC"}
     timeframe_schema = {"type": "string", "enum": [tf.value for tf in timeframes] or [default_tf.value]}
+    holdings_schema = {"type": "array", "minItems": 1, "maxItems": MAX_HOLDINGS, "items": {
+        "type": "object", "properties": {"symbol": {"type": "string", "maxLength": MAX_SYMBOL_CHARS},
+                                         "quantity": {"type": "number"}}, "required": ["symbol", "quantity"]}}
     tools = [
         Tool("get_market_data", "Recent candles of streamed symbols: last price, change, high and low.",
              {"type": "object", "properties": {"symbols": symbols_schema, "timeframe": timeframe_schema,
@@ -172,15 +192,25 @@ def trading_tools(*, streamer: StreamerService, signals: Mapping[str, SignalServ
         Tool("calculate_risk_metrics", "Volatility, max drawdown, Sharpe, Sortino, beta and 95 % value at risk of "
              "holdings (valued on streamed candles) or of a list of periodic returns.",
              {"type": "object", "properties": {
-                 "holdings": {"type": "array", "maxItems": MAX_HOLDINGS, "items": {
-                     "type": "object", "properties": {"symbol": {"type": "string", "maxLength": MAX_SYMBOL_CHARS},
-                                                      "quantity": {"type": "number"}},
-                     "required": ["symbol", "quantity"]}},
+                 "holdings": holdings_schema,
                  "returns": {"type": "array", "items": {"type": "number"}},
                  "benchmark": {"description": "a symbol (with holdings) or returns (with returns)"},
                  "timeframe": timeframe_schema,
                  "periods_per_year": {"type": "number", "exclusiveMinimum": 0}},
               "additionalProperties": False}, calculate_risk_metrics),
+        Tool("analyze_portfolio", "Health score, risk level, recommendations (action, symbol, reason, confidence, "
+             "timeframe) and insights for holdings valued on streamed candles.",
+             {"type": "object", "properties": {"holdings": holdings_schema, "timeframe": timeframe_schema},
+              "required": ["holdings"], "additionalProperties": False}, analyze_portfolio),
+        Tool("run_backtest", "Backtest a strategy over the stored candles of a symbol: return, Sharpe, drawdown, "
+             "win rate and trades.",
+             {"type": "object", "properties": {
+                 "symbol": {"type": "string", "maxLength": MAX_SYMBOL_CHARS}, "timeframe": timeframe_schema,
+                 "strategy": {"type": "string", "description": "sma-cross, rsi-reversion or signal-follower"},
+                 "params": {"type": "object"}, "from": {"type": "number", "description": "epoch seconds"},
+                 "to": {"type": "number", "description": "epoch seconds"}, "cash": {"type": "number"},
+                 "fee": {"type": "number"}},
+              "required": ["symbol"], "additionalProperties": False}, run_backtest),
     ]
     return {tool.name: tool for tool in tools}
 
@@ -260,12 +290,11 @@ def _holdings(args: Mapping[str, Any]) -> dict[str, float]:
         if isinstance(quantity, bool) or not isinstance(quantity, (int, float)) or not math.isfinite(quantity):
             raise ToolArgumentError(f"{field}.quantity must be a finite number, got {excerpt(quantity)}",
                                     field=f"{field}.quantity")
-        out[symbol] = out.get(symbol, 0.0) + float(quantity)
+        canonical = normalize_symbol(symbol, field=f"{field}.symbol")
+        out[canonical] = out.get(canonical, 0.0) + float(quantity)
     return out
 
 
-def _common_times(times: Sequence[np.ndarray]) -> np.ndarray:
-    common = times[0]
-    for other in times[1:]:
-        common = np.intersect1d(common, other, assume_unique=True)
-    return common
+
+def _optional_number(args: Mapping[str, Any], name: str) -> float | None:
+    return None if args.get(name) is None else _number(args, name, 0.0)
