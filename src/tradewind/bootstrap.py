@@ -20,10 +20,11 @@ from tradewind.adapters.broadcast import BroadcastHub
 from tradewind.adapters.openai_client import OpenAIChatClient
 from tradewind.analysts.base import Analyst
 from tradewind.assistants.builtin_model import BuiltinModel
-from tradewind.assistants.chat import ChatService
+from tradewind.assistants.chat import ChatModel, ChatService
 from tradewind.assistants.objects import AssistantObjects
 from tradewind.assistants.runs import RunService
 from tradewind.assistants.tools import trading_tools
+from tradewind.assistants.upstream_model import UpstreamModel
 from tradewind.analysts.llm import LLMAnalyst
 from tradewind.analysts.llm_port import ChatClient, OfflineChatClient
 from tradewind.analysts.pricing import DEFAULT_PRICES
@@ -263,7 +264,11 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         candles=lambda symbol, tf, start, end: candles.between(symbol, tf, start, end, limit=MAX_CANDLES + 1),
         analysts=lambda: analysts, clock=SystemClock(), strategy_paths=paths,
     )
-    chat = _chat(settings, kernel, service, backtests)
+    upstream = llm_client  # /v1 also offers the configured model, when one is configured at all
+    if upstream is None and (settings.llm_base_url is not None or settings.api_keys()):
+        upstream = build_llm_client(settings)
+    chat = _chat(settings, kernel, service, backtests, upstream if isinstance(upstream, OpenAIChatClient) else None,
+                 decisions)
     objects = AssistantObjects(store=SqlObjectStore(database), models=lambda: list(chat.models), tools=chat.tools,
                                wall=time.time)
     runs = RunService(store=objects.store, objects=objects, models=chat.models, tools=chat.tools, wall=time.time)
@@ -271,7 +276,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
                      objects, runs)
 
 
-def _chat(settings: Settings, kernel: Kernel, trading: TradingService | None, backtests: BacktestJobs) -> ChatService:
+def _chat(settings: Settings, kernel: Kernel, trading: TradingService | None, backtests: BacktestJobs,
+          upstream: OpenAIChatClient | None, decisions: SqlDecisionLog) -> ChatService:
     """Chat Completions over the built-in model, with the trading tools on this kernel's services."""
     streamed = kernel.streamer.timeframes
     first = [tf for tf in settings.analysis_timeframes if tf in streamed]  # what the analysts read comes first
@@ -282,7 +288,10 @@ def _chat(settings: Settings, kernel: Kernel, trading: TradingService | None, ba
     tools = trading_tools(streamer=kernel.streamer_service, signals=kernel.analysts, trading=trading,
                           holdings=holdings, backtests=backtests, timeframes=ordered)
     model = BuiltinModel(symbols=lambda: kernel.streamer.symbols, new_id=lambda: "call_" + uuid.uuid4().hex[:24])
-    return ChatService(models={model.id: model}, tools=tools)
+    models: dict[str, ChatModel] = {model.id: model}
+    if upstream is not None and upstream.model not in models:
+        models[upstream.model] = UpstreamModel(upstream, decisions=decisions)
+    return ChatService(models=models, tools=tools)
 
 
 def _score_every(settings: Settings, wall_clock: bool) -> float:
@@ -371,13 +380,9 @@ def build_broker(settings: Settings, clock: Clock) -> Broker:
                         base_url=chosen.alpaca_trading_url, clock=clock)
 
 
-def build_llm_analyst(
-    settings: Settings, *, decisions: SqlDecisionLog, rules: RulesAnalyst, clock: Clock,
-    client: ChatClient | None = None, limit: SpendLimit | None = None,
-) -> tuple[ChatClient, LLMAnalyst]:
-    """The LLM analyst on the configured OpenAI-compatible server (or on ``client``, e.g. an offline
-    one), with the rules as its fallback and the configured prompt budget and output cap."""
-    client = client or OpenAIChatClient(
+def build_llm_client(settings: Settings) -> OpenAIChatClient:
+    """The client of the configured OpenAI-compatible server (key pool, pacing, retries)."""
+    return OpenAIChatClient(
         settings.llm_model,
         api_keys=settings.api_keys(),
         base_url=settings.llm_base_url,
@@ -385,6 +390,15 @@ def build_llm_analyst(
         max_retries=settings.llm_max_retries,
         min_interval=settings.llm_request_delay,
     )
+
+
+def build_llm_analyst(
+    settings: Settings, *, decisions: SqlDecisionLog, rules: RulesAnalyst, clock: Clock,
+    client: ChatClient | None = None, limit: SpendLimit | None = None,
+) -> tuple[ChatClient, LLMAnalyst]:
+    """The LLM analyst on the configured OpenAI-compatible server (or on ``client``, e.g. an offline
+    one), with the rules as its fallback and the configured prompt budget and output cap."""
+    client = client or build_llm_client(settings)
     analyst = LLMAnalyst(
         client, decisions=decisions, rules=rules, prices={**DEFAULT_PRICES, **settings.llm_prices}, clock=clock,
         offline=settings.llm_offline or isinstance(client, OfflineChatClient),

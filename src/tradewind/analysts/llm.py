@@ -20,6 +20,7 @@ failure that may pass: a timeout, a 5xx, the server unreachable or rate limited)
 
 from __future__ import annotations
 
+import json
 import hashlib
 import logging
 import uuid

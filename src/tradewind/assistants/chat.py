@@ -96,7 +96,8 @@ class ChatService:
     def model_document(self, name: str) -> dict[str, Any]:
         if name not in self.models:
             raise ModelNotFound(f"The model {excerpt(name)} does not exist", field="model")
-        return {"id": name, "object": "model", "created": self.created, "owned_by": "tradewind"}
+        upstream = getattr(self.models[name], "remote", False)
+        return {"id": name, "object": "model", "created": self.created, "owned_by": "upstream" if upstream else "tradewind"}
 
     async def complete(self, request: ChatRequest) -> Completion:
         model = self._model(request)

@@ -25,6 +25,7 @@ from tradewind.domain.errors import LLMError, Unavailable
 __all__ = ["ToolChatClient", "UpstreamFailed", "UpstreamModel"]
 
 MAX_TOKENS = 1024
+LOG_SYMBOL = "ASSISTANT"  # the decision log's symbol for a conversation's calls (the AI-logs filter finds them)
 
 
 class UpstreamFailed(Unavailable):
@@ -81,7 +82,7 @@ class UpstreamModel:
         raw = json.dumps(result.raw["choices"][0]["message"]) if result is not None else None
         self.decisions.record(Decision(
             decision_id="dec_" + uuid.uuid4().hex[:20], created_at=self.now(), analyst=f"assistant:{self.id}",
-            symbol="", timeframe=None, input_hash=prompt_hash, prompt_hash=prompt_hash,
+            symbol=LOG_SYMBOL, timeframe=None, input_hash=prompt_hash, prompt_hash=prompt_hash,
             prompt=[{"role": str(m.get("role")), "content": json.dumps(m.get("content"))
                      if not isinstance(m.get("content"), str) else m["content"]} for m in sent],
             model=result.model if result is not None else self.id, raw_response=raw, parsed=None,
