@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 import openai
-from loopback import free_port, pinned
+from loopback import free_port, pinned, wait_up
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # client.beta: deprecated, still shipped
 TOOL = {"type": "function", "function": {"name": "get_market_data"}}
@@ -190,16 +190,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(pinned([sys.executable, __file__, "--serve", str(port), "--db", str(db)], 0))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(base + "/streamer/candles/BTCUSDT/15m?limit=5", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("server did not start")
-            time.sleep(0.3)
+        wait_up(base + "/streamer/candles/BTCUSDT/15m?limit=5", server)
         client = openai.OpenAI(base_url=base + "/v1", api_key="sk-bench", max_retries=0)
         e2e = end_to_end(client, args.runs)
         pages, raw, baseline, per_pass = paging(client, httpx.Client(), base, db)

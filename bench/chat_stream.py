@@ -18,7 +18,7 @@ import time
 
 import httpx
 import openai
-from loopback import free_port, pinned
+from loopback import free_port, pinned, wait_up
 
 QUESTION = "What is the price of BTCUSDT?"
 
@@ -92,16 +92,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(pinned([sys.executable, __file__, "--serve", str(port)], 0))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(base + "/streamer/candles/BTCUSDT/15m?limit=5", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("server did not start")
-            time.sleep(0.3)
+        wait_up(base + "/streamer/candles/BTCUSDT/15m?limit=5", server)
         client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
         http = httpx.Client()
         for _ in range(20):  # warm-up: imports, first analyses, connections

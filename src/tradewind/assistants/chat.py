@@ -118,7 +118,7 @@ class ChatService:
             if server:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [_wire(c) for c in server]})
                 for call in server:
-                    output = await self._run(call)
+                    output = await run_tool(self.tools[call.name], call.arguments)
                     steps.append(ToolStep(call.id, call.name, call.arguments, output))
                     messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(output)})
             if client:
@@ -171,15 +171,6 @@ class ChatService:
                 raise InvalidRequest(f"tool_choice names {excerpt(name)}, which is not a declared or built-in tool",
                                      field="tool_choice")
         return model
-
-    async def _run(self, call: ToolCall) -> dict[str, Any]:
-        try:
-            args = json.loads(call.arguments or "{}")
-        except ValueError:
-            return {"error": f"arguments are not JSON: {excerpt(call.arguments)}"}
-        if not isinstance(args, dict):
-            return {"error": "arguments must be a JSON object"}
-        return await run_tool(self.tools[call.name], args)
 
     def _done(self, request: ChatRequest, content: str | None, calls: list[ToolCall], finish: str,
               prompt: int, completion: int, steps: list[ToolStep]) -> Completion:

@@ -133,11 +133,11 @@ class RunService:
                     return
                 yield item
         finally:
-            listeners = self._listeners.get(run_id)
-            if listeners is not None and queue in listeners:
+            listeners = self._listeners.get(run_id, [])
+            if queue in listeners:
                 listeners.remove(queue)
-                if not listeners:
-                    del self._listeners[run_id]
+            if not listeners:
+                self._listeners.pop(run_id, None)
 
     async def recover(self) -> int:
         """At start: runs a stop or a crash cut settle now (their tasks are gone); returns how many."""
@@ -251,10 +251,11 @@ class RunService:
         model = self.models[run["model"]]
         usage = run.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         choice: Any = "auto" if resumed else run["tool_choice"]
+        thread = await self._call(self._thread_messages, owner, run)  # once: only this run's steps change
         for _ in range(MAX_ROUNDS):
             if await self._cancelled(owner, run_id):
                 return
-            messages = await self._call(self._conversation, owner, run)
+            messages = thread + await self._call(self._tool_messages, owner, run)
             offered = run["tools"] if choice != "none" else []
             turn = await respond(model, messages, offered, choice)
             prompt_used, completion_used = usage_of(turn, messages, offered)
@@ -274,7 +275,7 @@ class RunService:
             for index, call in enumerate(turn.tool_calls):
                 if call.name not in self.tools:
                     continue
-                output = await self._run_tool(call)
+                output = await run_tool(self.tools[call.name], call.arguments)
                 step["step_details"]["tool_calls"][index]["function"]["output"] = json.dumps(output)
                 self._emit(run_id, "thread.run.step.delta", {
                     "id": step["id"], "object": "thread.run.step.delta",
@@ -326,15 +327,6 @@ class RunService:
         self._emit(run_id, "thread.message.completed", message)
         await self._call(self._end, owner, run, "completed")
 
-    async def _run_tool(self, call: ToolCall) -> dict[str, Any]:
-        try:
-            args = json.loads(call.arguments or "{}")
-        except ValueError:
-            return {"error": f"arguments are not JSON: {excerpt(call.arguments)}"}
-        if not isinstance(args, dict):
-            return {"error": "arguments must be a JSON object"}
-        return await run_tool(self.tools[call.name], args)
-
     async def _cancelled(self, owner: str, run_id: str) -> bool:
         """Whether the run is over for us: ended already, or asked to stop (then it ends cancelled)."""
         run = await self._call(self.store.get, "run", owner, run_id)
@@ -350,8 +342,8 @@ class RunService:
         await self._call(self.store.replace, "run", owner, run)
 
     # --- stored changes (each one short transaction, off the event loop) ---------------------------
-    def _conversation(self, owner: str, run: dict[str, Any]) -> list[dict[str, Any]]:
-        """What the model reads: the instructions, the thread's messages, this run's tool calls."""
+    def _thread_messages(self, owner: str, run: dict[str, Any]) -> list[dict[str, Any]]:
+        """What the model reads first: the instructions and the thread's messages, oldest first."""
         messages: list[dict[str, Any]] = [{"role": "system", "content": run["instructions"]}] if run["instructions"] else []
         after = None
         while True:  # the whole thread, oldest first, a page at a time
@@ -364,6 +356,11 @@ class RunService:
             if not page.has_more or not page.data:
                 break
             after = page.data[-1]["id"]
+        return messages
+
+    def _tool_messages(self, owner: str, run: dict[str, Any]) -> list[dict[str, Any]]:
+        """This run's tool calls so far, with the outputs that came back, as chat messages."""
+        messages: list[dict[str, Any]] = []
         steps = self.store.page("run_step", owner, where={"run_id": run["id"]}, limit=100, order="asc", after=None,
                                 before=None).data
         for step in steps:

@@ -10,6 +10,7 @@ failing the request.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -159,9 +160,8 @@ def trading_tools(*, streamer: StreamerService, signals: Mapping[str, SignalServ
                             params=params, cash=_number(args, "cash", 10_000.0), fee=_number(args, "fee", 0.001),
                             start=_optional_number(args, "from"), end=_optional_number(args, "to"))
         job = await backtests.start(spec)
-        deadline = asyncio.get_running_loop().time() + backtest_wait_seconds
-        while job.status in ("queued", "running") and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
+        if job.task is not None:  # its report, when it comes within the wait; else its progress and id
+            await asyncio.wait({job.task}, timeout=backtest_wait_seconds)
         out = job.as_dict()
         report = out.pop("report", None) or {}
         out["metrics"] = report.get("metrics")
@@ -215,8 +215,15 @@ def trading_tools(*, streamer: StreamerService, signals: Mapping[str, SignalServ
     return {tool.name: tool for tool in tools}
 
 
-async def run_tool(tool: Tool, args: Mapping[str, Any]) -> dict[str, Any]:
-    """The tool's output, or ``{"error": ...}`` naming what went wrong (what the model reads back)."""
+async def run_tool(tool: Tool, arguments: str) -> dict[str, Any]:
+    """The tool's output for a model's call (its arguments as the JSON text the wire carries), or
+    ``{"error": ...}`` naming what went wrong: what the model reads back."""
+    try:
+        args = json.loads(arguments or "{}")
+    except ValueError:
+        return {"error": f"arguments are not JSON: {excerpt(arguments)}"}
+    if not isinstance(args, dict):
+        return {"error": "arguments must be a JSON object"}
     try:
         return {"result": await tool.run(args)}
     except TradewindError as exc:
