@@ -69,7 +69,7 @@ def end_to_end(client: openai.OpenAI, runs: int) -> list[float]:
 
 def paging(client: openai.OpenAI, http: httpx.Client, base: str,
            db: Path) -> tuple[list[float], list[float], list[float], int]:
-    from tradewind.assistants.objects import new_id
+    from tradewind.assistants.checks import new_id
     from tradewind.storage.assistants import SqlObjectStore
     from tradewind.storage.db import create_engine_for
 
@@ -114,7 +114,7 @@ def paging(client: openai.OpenAI, http: httpx.Client, base: str,
 
 
 def _owner(key: str) -> str:
-    from tradewind.api.assistants_v1 import owner_of
+    from tradewind.api.openai_v1 import owner_of
 
     return asyncio.run(owner_of(f"Bearer {key}"))
 

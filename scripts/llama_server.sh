@@ -57,6 +57,8 @@ case "${1:-start}" in
     port="${2:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
     echo "llama-server on http://127.0.0.1:$port/v1 (model SmolLM2-135M-Instruct, one slot)" >&2
     # One slot (-np 1): with several, a cancelled request can leave the shared context full.
-    exec "$BIN" -m "$MODEL" --host 127.0.0.1 --port "$port" -np 1 -c 8192 --alias smollm2-135m ;;
+    # --jinja with a template that renders tools: SmolLM2's own renders none, and llama.cpp drops them.
+    exec "$BIN" -m "$MODEL" --host 127.0.0.1 --port "$port" -np 1 -c 8192 --alias smollm2-135m \
+      --jinja --chat-template-file "$(dirname "$0")/smollm2-tools.jinja" ;;
   *) echo "usage: $0 build|paths|start [PORT]" >&2; exit 2 ;;
 esac

@@ -40,7 +40,8 @@ ALLOWED: dict[str, frozenset[str] | None] = {
     "signals": frozenset({"numpy"}),
     "trading": frozenset({"numpy"}),
     "assistants": frozenset(_ANALYSTS),  # tool schemas, JSON and the tools' arrays, like analysts/
-    "adapters": frozenset(_ANALYSTS | _MARKET | {"sqlalchemy", "alembic", "psycopg", "openai", "redis", "httpx"}),
+    "adapters": frozenset(_ANALYSTS | _MARKET | {"sqlalchemy", "alembic", "psycopg", "openai", "redis", "httpx",
+                                                  "pypdf"}),
     "top": None,
 }
 # DESIGN.md names these; they must never appear below adapters/.

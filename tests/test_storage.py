@@ -18,7 +18,7 @@ from tradewind.domain.errors import Unavailable, ValidationError
 from tradewind.storage.candles import SqlCandleStore
 from tradewind.storage.db import check_connection, create_engine_for
 from tradewind.storage.migrate import alembic_config, upgrade_database
-from tradewind.storage.tables import CandleRow, metadata
+from tradewind.storage.tables import CandleRow, include_name, metadata
 
 T0 = 1_700_000_000 - 1_700_000_000 % 60  # a minute boundary
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -39,7 +39,8 @@ def test_migrations_apply_once_and_match_the_models(database_url: str) -> None:
         with engine.connect() as connection:
             assert {"candles", "alembic_version"} <= set(inspect(connection).get_table_names())
             assert MigrationContext.configure(connection).get_current_revision() == HEAD
-            assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+            context = MigrationContext.configure(connection, opts={"include_name": include_name})
+            assert compare_metadata(context, metadata) == []
             unique = inspect(connection).get_unique_constraints("candles")
             assert [(u["name"], u["column_names"]) for u in unique] == [
                 ("uq_candles_symbol_timeframe_time", ["symbol", "timeframe", "time"])

@@ -231,7 +231,7 @@ def test_deleting_cascades(running: tuple[str, Container], client: openai.OpenAI
 
 
 def owner_of_key(key: str) -> str:
-    from tradewind.api.assistants_v1 import owner_of
+    from tradewind.api.openai_v1 import owner_of
 
     return asyncio.run(owner_of(f"Bearer {key}"))
 
@@ -308,10 +308,15 @@ def test_every_field_of_the_bodies_refuses_hostile_values(running: tuple[str, Co
     client = new_client(url, key)
     assistant = client.beta.assistants.create(model=MODEL)
     thread = client.beta.threads.create()
+    notes = client.files.create(file=("notes.md", b"# Notes\nstaking yields"), purpose="assistants")
     bodies = {
-        "/v1/assistants": {"model": MODEL, "name": "n", "instructions": "i", "tools": [WEATHER, MARKET],
-                           "metadata": {"k": "v"}, "temperature": 1},
-        "/v1/threads": {"messages": [{"role": "user", "content": "hi", "metadata": {"k": "v"}}], "metadata": {"k": "v"}},
+        "/v1/assistants": {"model": MODEL, "name": "n", "instructions": "i", "tools": [
+            WEATHER, MARKET, {"type": "file_search", "file_search": {"max_num_results": 5}}],
+            "tool_resources": {"file_search": {"vector_stores": [{"file_ids": [notes.id]}]}},
+            "metadata": {"k": "v"}, "temperature": 1},
+        "/v1/threads": {"messages": [{"role": "user", "content": "hi", "metadata": {"k": "v"}, "attachments": [
+            {"file_id": notes.id, "tools": [{"type": "file_search"}]}]}], "metadata": {"k": "v"}},
+        "/v1/vector_stores": {"name": "n", "file_ids": [notes.id], "metadata": {"k": "v"}},
         f"/v1/threads/{thread.id}/runs": {"assistant_id": assistant.id, "instructions": "x", "metadata": {"k": "v"},
                                            "additional_messages": [{"role": "user", "content": "more"}]},
     }

@@ -18,13 +18,16 @@ from sqlalchemy.engine import Engine
 
 from tradewind.adapters.broadcast import BroadcastHub
 from tradewind.adapters.openai_client import OpenAIChatClient
+from tradewind.adapters.pdf_text import pdf_text
 from tradewind.analysts.base import Analyst
 from tradewind.assistants.builtin_model import BuiltinModel
 from tradewind.assistants.chat import ChatModel, ChatService
+from tradewind.assistants.files import FileService
 from tradewind.assistants.objects import AssistantObjects
 from tradewind.assistants.runs import RunService
 from tradewind.assistants.tools import trading_tools
 from tradewind.assistants.upstream_model import UpstreamModel
+from tradewind.assistants.vector_stores import VectorStores
 from tradewind.analysts.llm import LLMAnalyst
 from tradewind.analysts.llm_port import ChatClient, OfflineChatClient
 from tradewind.analysts.pricing import DEFAULT_PRICES
@@ -48,6 +51,7 @@ from tradewind.signals.queries import SignalQueries
 from tradewind.signals.scoring import OutcomeScorer
 from tradewind.signals.service import SignalService
 from tradewind.storage.assistants import SqlObjectStore
+from tradewind.storage.files import SqlFileStore
 from tradewind.storage.candles import SqlCandleStore
 from tradewind.storage.db import create_engine_for
 from tradewind.storage.decisions import SqlDecisionLog
@@ -90,6 +94,8 @@ class Container:
     chat: ChatService  # /v1 chat completions and models, with the trading tools
     assistants: AssistantObjects  # /v1 assistants, threads and messages
     runs: RunService  # /v1 runs, executed in the background
+    files: FileService  # /v1 files, searched by file_search
+    vector_stores: VectorStores  # /v1 vector stores: the files an assistant or a thread searches
     wall_clock: Clock = field(default_factory=SystemClock)
 
     # the kernel's parts, by the names routes and tests use
@@ -267,17 +273,21 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     upstream = llm_client  # /v1 also offers the configured model, when one is configured at all
     if upstream is None and (settings.llm_base_url is not None or settings.api_keys()):
         upstream = build_llm_client(settings)
+    files = FileService(store=SqlFileStore(database), max_bytes=settings.max_file_bytes, read_pdf=pdf_text,
+                        wall=time.time)
     chat = _chat(settings, kernel, service, backtests, upstream if isinstance(upstream, OpenAIChatClient) else None,
-                 decisions)
-    objects = AssistantObjects(store=SqlObjectStore(database), models=lambda: list(chat.models), tools=chat.tools,
-                               wall=time.time)
+                 decisions, files)
+    store = SqlObjectStore(database)
+    vector_stores = VectorStores(store=store, files=files, wall=time.time)
+    objects = AssistantObjects(store=store, models=lambda: list(chat.models), tools=chat.tools, files=files,
+                               vector_stores=vector_stores, wall=time.time)
     runs = RunService(store=objects.store, objects=objects, models=chat.models, tools=chat.tools, wall=time.time)
     return Container(settings, database, kernel, candles, decisions, hub, llm_client, service, backtests, chat,
-                     objects, runs)
+                     objects, runs, files, vector_stores)
 
 
 def _chat(settings: Settings, kernel: Kernel, trading: TradingService | None, backtests: BacktestJobs,
-          upstream: OpenAIChatClient | None, decisions: SqlDecisionLog) -> ChatService:
+          upstream: OpenAIChatClient | None, decisions: SqlDecisionLog, files: FileService) -> ChatService:
     """Chat Completions over the built-in model, with the trading tools on this kernel's services."""
     streamed = kernel.streamer.timeframes
     first = [tf for tf in settings.analysis_timeframes if tf in streamed]  # what the analysts read comes first
@@ -286,7 +296,7 @@ def _chat(settings: Settings, kernel: Kernel, trading: TradingService | None, ba
         closes=kernel.streamer_service.closed_series, default_timeframe=ordered[0],
         signal=lambda symbol: kernel.signals.analyze_payload(symbol=symbol, timeframe_data=None, origin="assistant").record)
     tools = trading_tools(streamer=kernel.streamer_service, signals=kernel.analysts, trading=trading,
-                          holdings=holdings, backtests=backtests, timeframes=ordered)
+                          holdings=holdings, backtests=backtests, timeframes=ordered, files=files)
     model = BuiltinModel(symbols=lambda: kernel.streamer.symbols, new_id=lambda: "call_" + uuid.uuid4().hex[:24])
     models: dict[str, ChatModel] = {model.id: model}
     if upstream is not None and upstream.model not in models:

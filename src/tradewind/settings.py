@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         description="largest request body accepted; larger ones get 413 before they are read",
     )
 
+    max_file_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024,
+        description="largest file /v1/files accepts (it must also fit in max_body_bytes with the form around it)",
+    )
+
     analyst: Literal["rules", "llm"] = "rules"
     llm_base_url: str | None = Field(None, description="OpenAI-compatible server; unset = api.openai.com")
     llm_model: str = "gpt-4o-mini"

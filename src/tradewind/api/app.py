@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from tradewind import __version__
-from tradewind.api import ai, ai_logs, assistants_v1, debug, openai_v1, service_info, streamer, trading, ws
+from tradewind.api import ai, ai_logs, assistants_v1, debug, files_v1, openai_v1, service_info, streamer, trading, ws
 from tradewind.api.body_limit import BodyLimit
 from tradewind.api.errors import install_error_handlers
 from tradewind.api.request_route import openapi_models
@@ -53,6 +53,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.include_router(ws.router)
     app.include_router(openai_v1.router)
     app.include_router(assistants_v1.router)
+    app.include_router(files_v1.router)
     _document_request_bodies(app)
     return app
 

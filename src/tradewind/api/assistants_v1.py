@@ -10,50 +10,36 @@ ending with ``event: done`` / ``data: [DONE]``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from tradewind.api.deps import ContainerDep
-from tradewind.api.openai_v1 import json_body
+from tradewind.api.openai_v1 import Owner, json_body
 from tradewind.assistants.chat_request import InvalidRequest
 from tradewind.assistants.runs import POLL_AFTER_MS, RunService
 from tradewind.domain.errors import NotFound
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["owner_of", "router"]
+__all__ = ["Cursor", "Limit", "Order", "json_response", "object_body", "off", "router"]
 
 router = APIRouter(prefix="/v1", tags=["assistants"])
-LOCAL_OWNER = "local"
 
 
-async def owner_of(authorization: Annotated[str | None, Header(max_length=4096)] = None) -> str:
-    """Whose objects a request sees: a digest of its bearer key (the key itself is never stored),
-    or the one local owner without a key. Verifying keys is the auth layer's job, not this one's."""
-    if not authorization:
-        return LOCAL_OWNER
-    scheme, _, key = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        return LOCAL_OWNER
-    return hashlib.sha256(key.strip().encode()).hexdigest()[:32]
-
-
-Owner = Annotated[str, Depends(owner_of)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Order = Annotated[str, Query(pattern="^(asc|desc)$", max_length=4)]
 Cursor = Annotated[str | None, Query(max_length=64)]
 
 
-def _json(document: Any, *, poll: bool = False) -> Response:
+def json_response(document: Any, *, poll: bool = False) -> Response:
     headers = {"openai-poll-after-ms": str(POLL_AFTER_MS)} if poll else None
     return Response(orjson.dumps(document), media_type="application/json", headers=headers)
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def object_body(request: Request) -> dict[str, Any]:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object", field="body")
@@ -67,153 +53,153 @@ def _stream(body: dict[str, Any]) -> bool:
     return bool(value)
 
 
-async def _off(work: Any, *args: Any, **kwargs: Any) -> Any:
+async def off(work: Any, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(work, *args, **kwargs)
 
 
 # --- assistants ---------------------------------------------------------------------------------------
 @router.post("/assistants", summary="Create an assistant", response_model=None)
 async def create_assistant(request: Request, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await _off(container.assistants.create_assistant, owner, await _body(request)))
+    return json_response(await off(container.assistants.create_assistant, owner, await object_body(request)))
 
 
 @router.get("/assistants", summary="List assistants", response_model=None)
 async def list_assistants(container: ContainerDep, owner: Owner, limit: Limit = 20, order: Order = "desc",
                           after: Cursor = None, before: Cursor = None) -> Response:
-    return _json(await _off(container.assistants.page, "assistant", owner, limit=limit, order=order, after=after,
+    return json_response(await off(container.assistants.page, "assistant", owner, limit=limit, order=order, after=after,
                             before=before))
 
 
 @router.get("/assistants/{assistant_id}", summary="Retrieve an assistant", response_model=None)
 async def get_assistant(assistant_id: str, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await _off(container.assistants.get, "assistant", owner, assistant_id))
+    return json_response(await off(container.assistants.get, "assistant", owner, assistant_id))
 
 
 @router.post("/assistants/{assistant_id}", summary="Modify an assistant", response_model=None)
 async def modify_assistant(assistant_id: str, request: Request, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await _off(container.assistants.modify_assistant, owner, assistant_id, await _body(request)))
+    return json_response(await off(container.assistants.modify_assistant, owner, assistant_id, await object_body(request)))
 
 
 @router.delete("/assistants/{assistant_id}", summary="Delete an assistant (and its runs)", response_model=None)
 async def delete_assistant(assistant_id: str, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await _off(container.assistants.delete, "assistant", owner, assistant_id))
+    return json_response(await off(container.assistants.delete, "assistant", owner, assistant_id))
 
 
 # --- threads (create-and-run first: /threads/runs is not a thread) ------------------------------------
 @router.post("/threads/runs", summary="Create a thread and run it", response_model=None)
 async def create_thread_and_run(request: Request, container: ContainerDep, owner: Owner) -> Response:
-    body = await _body(request)
+    body = await object_body(request)
     stream = _stream(body)
     run = await container.runs.create_thread_and_run(owner, body)
     if stream:
-        thread = await _off(container.assistants.get, "thread", owner, run["thread_id"])
+        thread = await off(container.assistants.get, "thread", owner, run["thread_id"])
         return _run_stream(container.runs, owner, run, [("thread.created", thread)])
     container.runs.start(owner, run)
-    return _json(run, poll=True)
+    return json_response(run, poll=True)
 
 
 @router.post("/threads", summary="Create a thread (with its first messages)", response_model=None)
 async def create_thread(request: Request, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await _off(container.assistants.create_thread, owner, await _body(request)))
+    return json_response(await off(container.assistants.create_thread, owner, await object_body(request)))
 
 
 @router.get("/threads/{thread_id}", summary="Retrieve a thread", response_model=None)
 async def get_thread(thread_id: str, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await _off(container.assistants.get, "thread", owner, thread_id))
+    return json_response(await off(container.assistants.get, "thread", owner, thread_id))
 
 
 @router.post("/threads/{thread_id}", summary="Modify a thread", response_model=None)
 async def modify_thread(thread_id: str, request: Request, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await _off(container.assistants.modify_thread, owner, thread_id, await _body(request)))
+    return json_response(await off(container.assistants.modify_thread, owner, thread_id, await object_body(request)))
 
 
 @router.delete("/threads/{thread_id}", summary="Delete a thread (its messages, runs and steps too)",
                response_model=None)
 async def delete_thread(thread_id: str, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await _off(container.assistants.delete, "thread", owner, thread_id))
+    return json_response(await off(container.assistants.delete, "thread", owner, thread_id))
 
 
 # --- messages -----------------------------------------------------------------------------------------
 @router.post("/threads/{thread_id}/messages", summary="Add a message to a thread", response_model=None)
 async def create_message(thread_id: str, request: Request, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await _off(container.assistants.create_message, owner, thread_id, await _body(request)))
+    return json_response(await off(container.assistants.create_message, owner, thread_id, await object_body(request)))
 
 
 @router.get("/threads/{thread_id}/messages", summary="List a thread's messages", response_model=None)
 async def list_messages(thread_id: str, container: ContainerDep, owner: Owner, limit: Limit = 20,
                         order: Order = "desc", after: Cursor = None, before: Cursor = None,
                         run_id: Cursor = None) -> Response:
-    return _json(await _off(container.assistants.list_messages, owner, thread_id, run_id=run_id, limit=limit,
+    return json_response(await off(container.assistants.list_messages, owner, thread_id, run_id=run_id, limit=limit,
                             order=order, after=after, before=before))
 
 
 @router.get("/threads/{thread_id}/messages/{message_id}", summary="Retrieve a message", response_model=None)
 async def get_message(thread_id: str, message_id: str, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await _off(container.assistants.thread_message, owner, thread_id, message_id))
+    return json_response(await off(container.assistants.thread_message, owner, thread_id, message_id))
 
 
 @router.post("/threads/{thread_id}/messages/{message_id}", summary="Modify a message's metadata", response_model=None)
 async def modify_message(thread_id: str, message_id: str, request: Request, container: ContainerDep,
                          owner: Owner) -> Response:
-    return _json(await _off(container.assistants.modify_message, owner, thread_id, message_id, await _body(request)))
+    return json_response(await off(container.assistants.modify_message, owner, thread_id, message_id, await object_body(request)))
 
 
 @router.delete("/threads/{thread_id}/messages/{message_id}", summary="Delete a message", response_model=None)
 async def delete_message(thread_id: str, message_id: str, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await _off(container.assistants.delete_message, owner, thread_id, message_id))
+    return json_response(await off(container.assistants.delete_message, owner, thread_id, message_id))
 
 
 # --- runs ---------------------------------------------------------------------------------------------
 @router.post("/threads/{thread_id}/runs", summary="Run an assistant on a thread", response_model=None)
 async def create_run(thread_id: str, request: Request, container: ContainerDep, owner: Owner) -> Response:
-    body = await _body(request)
+    body = await object_body(request)
     stream = _stream(body)
     run = await container.runs.create(owner, thread_id, body)
     if stream:
         return _run_stream(container.runs, owner, run, [])
     container.runs.start(owner, run)
-    return _json(run, poll=True)
+    return json_response(run, poll=True)
 
 
 @router.get("/threads/{thread_id}/runs", summary="List a thread's runs", response_model=None)
 async def list_runs(thread_id: str, container: ContainerDep, owner: Owner, limit: Limit = 20, order: Order = "desc",
                     after: Cursor = None, before: Cursor = None) -> Response:
-    return _json(await container.runs.list(owner, thread_id, limit=limit, order=order, after=after, before=before))
+    return json_response(await container.runs.list(owner, thread_id, limit=limit, order=order, after=after, before=before))
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}", summary="Retrieve a run", response_model=None)
 async def get_run(thread_id: str, run_id: str, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await container.runs.retrieve(owner, thread_id, run_id), poll=True)
+    return json_response(await container.runs.retrieve(owner, thread_id, run_id), poll=True)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}", summary="Modify a run's metadata", response_model=None)
 async def modify_run(thread_id: str, run_id: str, request: Request, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await container.runs.modify(owner, thread_id, run_id, await _body(request)))
+    return json_response(await container.runs.modify(owner, thread_id, run_id, await object_body(request)))
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Cancel a run", response_model=None)
 async def cancel_run(thread_id: str, run_id: str, container: ContainerDep, owner: Owner) -> Response:
-    return _json(await container.runs.cancel(owner, thread_id, run_id), poll=True)
+    return json_response(await container.runs.cancel(owner, thread_id, run_id), poll=True)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
              summary="Send the outputs of the run's function calls", response_model=None)
 async def submit_tool_outputs(thread_id: str, run_id: str, request: Request, container: ContainerDep,
                               owner: Owner) -> Response:
-    body = await _body(request)
+    body = await object_body(request)
     stream = _stream(body)
     run = await container.runs.submit_tool_outputs(owner, thread_id, run_id, body)
     if stream:
         return _run_stream(container.runs, owner, run, [], created=False)
     container.runs.start(owner, run)
-    return _json(run, poll=True)
+    return json_response(run, poll=True)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps", summary="List a run's steps", response_model=None)
 async def list_steps(thread_id: str, run_id: str, container: ContainerDep, owner: Owner, limit: Limit = 20,
                      order: Order = "desc", after: Cursor = None, before: Cursor = None) -> Response:
     await container.runs.retrieve(owner, thread_id, run_id)
-    return _json(await _off(container.assistants.page, "run_step", owner, where={"run_id": run_id}, limit=limit,
+    return json_response(await off(container.assistants.page, "run_step", owner, where={"run_id": run_id}, limit=limit,
                             order=order, after=after, before=before))
 
 
@@ -221,10 +207,10 @@ async def list_steps(thread_id: str, run_id: str, container: ContainerDep, owner
             response_model=None)
 async def get_step(thread_id: str, run_id: str, step_id: str, container: ContainerDep, owner: Owner) -> Response:
     await container.runs.retrieve(owner, thread_id, run_id)
-    step = await _off(container.assistants.get, "run_step", owner, step_id)
+    step = await off(container.assistants.get, "run_step", owner, step_id)
     if step["run_id"] != run_id:  # another run's step: not found here, like any other
         raise NotFound(f"No run step found with id '{excerpt(step_id)}'.", field="step_id")
-    return _json(step)
+    return json_response(step)
 
 
 def _run_stream(runs: RunService, owner: str, run: dict[str, Any], first: list[tuple[str, Any]], *,

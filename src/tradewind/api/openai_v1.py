@@ -8,24 +8,40 @@ service; a streamed answer is server-sent events ending with ``data: [DONE]``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import Response, StreamingResponse
 
 from tradewind.api.body import OFFLOAD_BYTES
 from tradewind.api.deps import ContainerDep
 from tradewind.api.errors import UnsupportedMediaType
 from tradewind.assistants.chat_request import InvalidRequest, parse_chat_request
+from tradewind.assistants.tools import LOCAL_OWNER
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["json_body", "router"]
+__all__ = ["Owner", "json_body", "owner_of", "router"]
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 _JSON_TYPES = frozenset({"", "application/json", "text/plain"})
+
+
+async def owner_of(authorization: Annotated[str | None, Header(max_length=4096)] = None) -> str:
+    """Whose objects a request sees: a digest of its bearer key (the key itself is never stored),
+    or the one local owner without a key. Verifying keys is the auth layer's job, not this one's."""
+    if not authorization:
+        return LOCAL_OWNER
+    scheme, _, key = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return LOCAL_OWNER
+    return hashlib.sha256(key.strip().encode()).hexdigest()[:32]
+
+
+Owner = Annotated[str, Depends(owner_of)]
 
 
 @router.get("/models", summary="The models: tradewind-analyst (built in) and the configured upstream ones")
@@ -40,10 +56,10 @@ async def model(container: ContainerDep, model: str = Path(max_length=256)) -> d
 
 @router.post("/chat/completions", summary="A chat completion, plain or streamed, with the trading tools run here",
              response_model=None)
-async def chat_completions(request: Request, container: ContainerDep) -> Response:
+async def chat_completions(request: Request, container: ContainerDep, owner: Owner) -> Response:
     chat = container.chat
     parsed = parse_chat_request(await json_body(request))
-    done = await chat.complete(parsed)
+    done = await chat.complete(parsed, owner)
     if not parsed.stream:
         return Response(orjson.dumps(done.document()), media_type="application/json")
     return StreamingResponse(_events(chat.chunks(parsed, done)), media_type="text/event-stream",

@@ -22,7 +22,7 @@ from typing import Any
 from tradewind.domain.errors import InvalidSymbol
 from tradewind.domain.symbol import normalize_symbol
 
-__all__ = ["MODEL_ID", "BuiltinModel", "ModelTurn", "ToolCall", "count_tokens"]
+__all__ = ["ATTACHED_NOTE", "MODEL_ID", "BuiltinModel", "ModelTurn", "ToolCall", "count_tokens"]
 
 MODEL_ID = "tradewind-analyst"
 TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -35,7 +35,12 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("calculate_risk_metrics", re.compile(r"\b(risk|volatility|drawdown|value at risk|var|beta|sortino)\b", re.I)),
     ("analyze_portfolio", re.compile(r"\b(portfolio|health|rebalanc\w*|diversif\w*)\b", re.I)),
     ("run_backtest", re.compile(r"\b(backtest\w*|back-test\w*)\b", re.I)),
+    ("file_search", re.compile(r"\b(search\w*|find|look up|files?|documents?|research|notes?|reports?|according to|"
+                               r"says?|mention\w*)\b", re.I)),
 )
+_ATTACHED = re.compile(r"\[attached: (?P<name>[^\]\n]{1,255}), file_id (?P<id>file-[A-Za-z0-9]{1,60})\]")
+ATTACHED_NOTE = "[attached: {name}, file_id {file_id}]"
+"""How a message's attached files are written into what a model reads (any model can use the id)."""
 _STRATEGIES = ("signal-follower", "sma-cross", "rsi-reversion")
 _AMOUNT = re.compile(r"(-?\d+(?:\.\d+)?)\s+([A-Za-z][A-Za-z0-9]*(?:[/\-][A-Za-z0-9]+)?)")
 _LEADING = re.compile(r"^\s*(?:(?:for|in|at|of|on|about|with|to|the)\s+)+", re.I)
@@ -81,29 +86,32 @@ class BuiltinModel:
         names = {t["function"]["name"]: t["function"] for t in tools if t.get("type") == "function"}
         if tool_choice == "none" or not names:
             return ModelTurn(self._without_tools(text))
-        calls = self._calls(text, names, tool_choice)
+        earlier = [n.group(0) for m in messages[:max(last_user, 0)] if m.get("role") == "user"
+                   for n in _ATTACHED.finditer(_text(m.get("content")))]  # files attached before still count
+        calls = self._calls(" ".join([*earlier, text]), names, tool_choice)
         if not calls:
             return ModelTurn(self._not_understood(text, names))
         return ModelTurn(None, [ToolCall(self.new_id(), name, json.dumps(args)) for name, args in calls])
 
     # --- choosing calls ------------------------------------------------------------------------------
     def _calls(self, text: str, tools: Mapping[str, Mapping[str, Any]], choice: Any) -> list[tuple[str, dict[str, Any]]]:
-        symbols = self._symbols_in(text)
+        plain = _ATTACHED.sub("", text)  # what was asked; the notes of attached files only feed arguments
+        symbols = self._symbols_in(plain)
         forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
         if forced is not None:
             return [(forced, self._arguments(forced, tools.get(forced, {}), text, symbols))] if forced in tools else []
         calls: list[tuple[str, dict[str, Any]]] = []
         for name, pattern in _INTENTS:
-            if name in tools and pattern.search(text) and (symbols or name not in _NEEDS_SYMBOLS):
+            if name in tools and pattern.search(plain) and (symbols or name not in _NEEDS_SYMBOLS):
                 calls.append((name, self._arguments(name, tools[name], text, symbols)))
-        lowered = text.lower()
+        lowered = plain.lower()
         for name, spec in tools.items():  # a client's tool the message names
             if name in dict(_INTENTS) or any(name == c[0] for c in calls):
                 continue
             for spelling in (name.lower(), name.lower().replace("_", " ")):
                 at = lowered.find(spelling)
                 if at >= 0:  # what follows the name is what it is asked about ("get_weather for Paris")
-                    rest = _LEADING.sub("", text[at + len(spelling):]).strip(" \t\n?!.,;:") or text
+                    rest = _LEADING.sub("", plain[at + len(spelling):]).strip(" \t\n?!.,;:") or plain
                     calls.append((name, _fill(spec.get("parameters") or {}, rest, symbols)))
                     break
         if not calls and choice == "required":
@@ -118,11 +126,17 @@ class BuiltinModel:
             return {"symbol": (symbols or self._symbols_known()[:1])[0], "strategy": strategy}
         if name in _NEEDS_SYMBOLS:
             return {"symbols": symbols or self._symbols_known()[:1]}
-        if name in ("calculate_risk_metrics", "analyze_portfolio"):
-            return {"holdings": self._holdings(text, symbols)}
+        plain = _ATTACHED.sub("", text)
+        if name == "analyze_portfolio":
+            attached = [m["id"] for m in _ATTACHED.finditer(text) if m["name"].lower().endswith((".csv", ".json"))]
+            return {"file_id": attached[-1]} if attached else {"holdings": self._holdings(plain, symbols)}
+        if name == "calculate_risk_metrics":
+            return {"holdings": self._holdings(plain, symbols)}
+        if name == "file_search":
+            return {"query": plain.strip()[:1000]}
         if name in ("get_positions", "get_performance"):
             return {}
-        return _fill(spec.get("parameters") or {}, text, symbols)  # a client's tool: from its schema
+        return _fill(spec.get("parameters") or {}, plain, symbols)  # a client's tool: from its schema
 
     def _holdings(self, text: str, symbols: list[str]) -> list[dict[str, Any]]:
         """``2 BTCUSDT and 10 ETH/BTC`` as holdings; else one of each symbol named (or the first streamed)."""
@@ -289,6 +303,19 @@ def _portfolio(result: dict[str, Any]) -> str:
             f"Recommendations: {recs}. " + " ".join(f"{i}." for i in result["insights"]))
 
 
+def _file_search(result: dict[str, Any]) -> str:
+    found = result["results"]
+    if not found:
+        return (f"I found nothing about \u201c{str(result['query'])[:80]}\u201d in the {result['files_searched']} "
+                "file(s) attached to this assistant and thread.")
+    lines = [f"From the attached files ({len(found)} passage{'s' if len(found) != 1 else ''} found):"]
+    for hit in found[:3]:
+        text = " ".join(str(hit["text"]).split())
+        lines.append(f"\u201c{text[:300]}{'...' if len(text) > 300 else ''}\u201d \u3010{hit['index']}\u2020"
+                     f"{hit['file_name']}\u3011")
+    return "\n".join(lines)
+
+
 def _backtest(result: dict[str, Any]) -> str:
     spec = result["spec"]
     if result["status"] != "done":
@@ -306,7 +333,7 @@ def _backtest(result: dict[str, Any]) -> str:
 _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "get_market_data": _market, "generate_trading_signals": _signals, "get_positions": _positions,
     "get_performance": _performance, "calculate_risk_metrics": _risk, "analyze_portfolio": _portfolio,
-    "run_backtest": _backtest,
+    "run_backtest": _backtest, "file_search": _file_search,
 }
 
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from tradewind.assistants.builtin_model import ModelTurn, ToolCall, count_tokens
 from tradewind.assistants.chat_request import ChatRequest, InvalidRequest
-from tradewind.assistants.tools import Tool, run_tool
+from tradewind.assistants.tools import LOCAL_OWNER, Tool, run_tool
 from tradewind.domain.errors import NotFound
 from tradewind.domain.excerpt import excerpt
 
@@ -99,7 +99,8 @@ class ChatService:
         upstream = getattr(self.models[name], "remote", False)
         return {"id": name, "object": "model", "created": self.created, "owned_by": "upstream" if upstream else "tradewind"}
 
-    async def complete(self, request: ChatRequest) -> Completion:
+    async def complete(self, request: ChatRequest, owner: str = LOCAL_OWNER) -> Completion:
+        """The completion; ``owner`` is whose request it is (whose files the tools may read)."""
         model = self._model(request)
         declared = [tool.spec() for tool in self.tools.values()] + list(request.tools)
         messages: list[dict[str, Any]] = list(request.messages)
@@ -118,7 +119,7 @@ class ChatService:
             if server:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [_wire(c) for c in server]})
                 for call in server:
-                    output = await run_tool(self.tools[call.name], call.arguments)
+                    output = await run_tool(self.tools[call.name], call.arguments, owner=owner)
                     steps.append(ToolStep(call.id, call.name, call.arguments, output))
                     messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(output)})
             if client:

@@ -13,10 +13,10 @@ from typing import Any, Literal, Protocol
 
 __all__ = ["Kind", "ObjectStore", "Page"]
 
-Kind = Literal["assistant", "thread", "message", "run", "run_step"]
+Kind = Literal["assistant", "thread", "message", "run", "run_step", "vector_store"]
 PARENTS: dict[str, tuple[str, ...]] = {
     "assistant": (), "thread": (), "message": ("thread_id", "run_id"), "run": ("thread_id", "assistant_id"),
-    "run_step": ("run_id", "thread_id"),
+    "run_step": ("run_id", "thread_id"), "vector_store": (),
 }
 """The columns besides the document each kind is stored with (taken from the document itself)."""
 

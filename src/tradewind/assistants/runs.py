@@ -22,10 +22,13 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from tradewind.assistants.builtin_model import ToolCall
+from tradewind.assistants.builtin_model import ATTACHED_NOTE, ToolCall
 from tradewind.assistants.chat import MAX_ROUNDS, ChatModel, pieces, respond, usage_of
 from tradewind.assistants.chat_request import InvalidRequest, tool_choice
-from tradewind.assistants.objects import AssistantObjects, check_metadata, new_id, reject_unknown
+from tradewind.assistants import file_search
+from tradewind.assistants.checks import check_metadata, new_id, reject_unknown
+from tradewind.assistants.file_search import FILE_SEARCH, annotations, model_choice, model_tools
+from tradewind.assistants.objects import AssistantObjects
 from tradewind.assistants.records import ObjectStore
 from tradewind.assistants.tools import Tool, run_tool
 from tradewind.assistants.upstream_model import UpstreamFailed
@@ -67,9 +70,9 @@ class RunService:
         thread_body = body.get("thread") or {}
         if not isinstance(thread_body, dict):
             raise InvalidRequest("thread must be an object", field="thread")
-        thread, messages = self.objects.thread_document(thread_body)
+        thread, messages, stores = await self._call(self.objects.thread_document, owner, thread_body)
         rest = {k: v for k, v in body.items() if k != "thread"}
-        return await self._call(self._new_run, owner, thread, rest, messages, True)
+        return await self._call(self._new_run, owner, thread, rest, messages, True, stores)
 
     def start(self, owner: str, run: dict[str, Any]) -> None:
         task = asyncio.get_running_loop().create_task(self._execute(owner, run["id"]), name=f"run-{run['id']}")
@@ -165,7 +168,8 @@ class RunService:
 
     # --- creating ----------------------------------------------------------------------------------
     def _new_run(self, owner: str, thread: dict[str, Any], body: Mapping[str, Any],
-                 messages: list[dict[str, Any]], new_thread: bool = False) -> dict[str, Any]:
+                 messages: list[dict[str, Any]], new_thread: bool = False,
+                 stores: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         allowed = {"assistant_id", "model", "instructions", "additional_instructions", "additional_messages",
                    "tools", "metadata", "temperature", "top_p", "stream", "max_prompt_tokens",
                    "max_completion_tokens", "truncation_strategy", "tool_choice", "parallel_tool_calls",
@@ -187,14 +191,21 @@ class RunService:
         if extra:
             text = f"{text}\n\n{extra}" if text else extra
         tools = self.objects.check_tools(body["tools"]) if body.get("tools") is not None else assistant["tools"]
-        choice = tool_choice(body.get("tool_choice"), tools)
-        if isinstance(choice, dict) and all(t["function"]["name"] != choice["function"]["name"] for t in tools):
+        if body.get("tool_choice") == {"type": FILE_SEARCH}:
+            choice: Any = {"type": FILE_SEARCH}
+            if all(t["type"] != FILE_SEARCH for t in tools):
+                raise InvalidRequest("tool_choice is file_search, which this run does not have", field="tool_choice")
+        else:
+            choice = tool_choice(body.get("tool_choice"), tools)
+        if isinstance(choice, dict) and choice["type"] == "function" and all(
+                t.get("function", {}).get("name") != choice["function"]["name"] for t in tools):
             raise InvalidRequest("tool_choice names a function this run does not have", field="tool_choice")
+        resources, new_stores = self.objects.vector_stores.resources(owner, body.get("tool_resources"))
         added = body.get("additional_messages") or []
         if not isinstance(added, list) or len(added) > 32:
             raise InvalidRequest("additional_messages must be a list of at most 32 messages",
                                  field="additional_messages")
-        extra_messages = [self.objects.message_document(thread["id"], m, f"additional_messages[{i}]")
+        extra_messages = [self.objects.message_document(owner, thread["id"], m, f"additional_messages[{i}]")
                           for i, m in enumerate(added)]
         limits = {}
         for name in ("max_prompt_tokens", "max_completion_tokens"):
@@ -212,8 +223,11 @@ class RunService:
             "temperature": assistant.get("temperature", 1.0), "top_p": assistant.get("top_p", 1.0),
             **limits, "truncation_strategy": {"type": "auto", "last_messages": None}, "response_format": "auto",
             "tool_choice": choice, "parallel_tool_calls": True, "reasoning_effort": None,
+            **({"tool_resources": resources} if resources else {}),
         }
-        items: list[tuple[Any, str, dict[str, Any]]] = [("thread", owner, thread)] if new_thread else []
+        items: list[tuple[Any, str, dict[str, Any]]] = [("vector_store", owner, s)
+                                                        for s in [*(stores or []), *new_stores]]
+        items += [("thread", owner, thread)] if new_thread else []
         items += [("message", owner, m) for m in [*messages, *extra_messages]]
         items.append(("run", owner, run))
         self.store.insert_many(items)  # the thread, its messages and the run: all or nothing
@@ -250,13 +264,14 @@ class RunService:
         self._emit(run_id, "thread.run.in_progress", run)
         model = self.models[run["model"]]
         usage = run.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        choice: Any = "auto" if resumed else run["tool_choice"]
+        choice: Any = "auto" if resumed else model_choice(run["tool_choice"])
         thread = await self._call(self._thread_messages, owner, run)  # once: only this run's steps change
+        searching = next((t["file_search"] for t in run["tools"] if t["type"] == FILE_SEARCH), None)
         for _ in range(MAX_ROUNDS):
             if await self._cancelled(owner, run_id):
                 return
             messages = thread + await self._call(self._tool_messages, owner, run)
-            offered = run["tools"] if choice != "none" else []
+            offered = model_tools(run["tools"]) if choice != "none" else []
             turn = await respond(model, messages, offered, choice)
             prompt_used, completion_used = usage_of(turn, messages, offered)
             usage["prompt_tokens"] += prompt_used
@@ -268,19 +283,23 @@ class RunService:
                 await self._answer(owner, run, turn.content or "")
                 return
             step = await self._call(self._step, owner, run, "tool_calls", {
-                "type": "tool_calls", "tool_calls": [_step_call(c) for c in turn.tool_calls]})
+                "type": "tool_calls", "tool_calls": [_step_call(c, searching) for c in turn.tool_calls]})
             self._emit(run_id, "thread.run.step.created", step)
             self._emit(run_id, "thread.run.step.in_progress", step)
-            client = [c for c in turn.tool_calls if c.name not in self.tools]
+            client = [c for c in turn.tool_calls if not _server_side(c, self.tools, searching)]
             for index, call in enumerate(turn.tool_calls):
-                if call.name not in self.tools:
+                if not _server_side(call, self.tools, searching):
                     continue
-                output = await run_tool(self.tools[call.name], call.arguments)
-                step["step_details"]["tool_calls"][index]["function"]["output"] = json.dumps(output)
+                record = step["step_details"]["tool_calls"][index]
+                if record["type"] == FILE_SEARCH:
+                    await self._call(self._search, owner, run, record, call.arguments)
+                else:
+                    output = await run_tool(self.tools[call.name], call.arguments, owner=owner)
+                    record["function"]["output"] = json.dumps(output)
                 self._emit(run_id, "thread.run.step.delta", {
                     "id": step["id"], "object": "thread.run.step.delta",
                     "delta": {"step_details": {"type": "tool_calls", "tool_calls": [
-                        {"index": index, **step["step_details"]["tool_calls"][index]}]}}})
+                        {"index": index, **record}]}}})
             if client:
                 await self._call(self.store.replace, "run_step", owner, step)
                 if await self._cancelled(owner, run_id):
@@ -316,8 +335,9 @@ class RunService:
             self._emit(run_id, "thread.message.delta", {"id": message["id"], "object": "thread.message.delta",
                                                         "delta": {"content": [{"index": 0, "type": "text", "text": {
                                                             "value": piece, "annotations": []}}]}})
+        cited = annotations(text, await self._call(self._sources, owner, run)) if "\u3010" in text else []
         message.update(status="completed", completed_at=self.objects.now(),
-                       content=[{"type": "text", "text": {"value": text, "annotations": []}}])
+                       content=[{"type": "text", "text": {"value": text, "annotations": cited}}])
 
         def land() -> None:
             self.store.insert("message", owner, message)
@@ -352,7 +372,10 @@ class RunService:
             for message in page.data:
                 if message["status"] == "completed":
                     text = "\n".join(part["text"]["value"] for part in message["content"] if part.get("type") == "text")
-                    messages.append({"role": message["role"], "content": text})
+                    notes = [ATTACHED_NOTE.format(name=found["filename"], file_id=found["id"])
+                             for a in message.get("attachments") or ()
+                             if (found := self.objects.files.store.get(owner, a["file_id"])) is not None]
+                    messages.append({"role": message["role"], "content": "\n".join([text, *notes]) if notes else text})
             if not page.has_more or not page.data:
                 break
             after = page.data[-1]["id"]
@@ -363,17 +386,49 @@ class RunService:
         messages: list[dict[str, Any]] = []
         steps = self.store.page("run_step", owner, where={"run_id": run["id"]}, limit=100, order="asc", after=None,
                                 before=None).data
+        numbered = 0  # file_search passages are numbered across the run
         for step in steps:
             if step["type"] != "tool_calls":
                 continue
-            calls = step["step_details"]["tool_calls"]
-            messages.append({"role": "assistant", "content": None, "tool_calls": [
-                {"id": c["id"], "type": "function", "function": {"name": c["function"]["name"],
-                                                                 "arguments": c["function"]["arguments"]}}
-                for c in calls]})
-            messages += [{"role": "tool", "tool_call_id": c["id"], "content": c["function"]["output"]}
-                         for c in calls if c["function"].get("output") is not None]
+            calls, outputs = [], []
+            for c in step["step_details"]["tool_calls"]:
+                if c["type"] == FILE_SEARCH:
+                    call, out = file_search.as_chat(c, numbered)
+                    numbered += len(c["file_search"]["results"])
+                else:
+                    call = {"id": c["id"], "type": "function", "function": {"name": c["function"]["name"],
+                                                                            "arguments": c["function"]["arguments"]}}
+                    out = c["function"].get("output")
+                calls.append(call)
+                if out is not None:
+                    outputs.append({"role": "tool", "tool_call_id": c["id"], "content": out})
+            messages.append({"role": "assistant", "content": None, "tool_calls": calls})
+            messages += outputs
         return messages
+
+    def _sources(self, owner: str, run: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every file_search result of this run so far, in the order the model saw them numbered."""
+        steps = self.store.page("run_step", owner, where={"run_id": run["id"]}, limit=100, order="asc", after=None,
+                                before=None).data
+        return [result for step in steps if step["type"] == "tool_calls"
+                for call in step["step_details"]["tool_calls"] if call["type"] == FILE_SEARCH
+                for result in call["file_search"]["results"]]
+
+    def _search(self, owner: str, run: dict[str, Any], record: dict[str, Any], arguments: str) -> None:
+        """Run one file_search call over the run's files and record its results in ``record``."""
+        try:
+            args = json.loads(arguments or "{}")
+        except ValueError:
+            args = {}
+        query = args.get("query") if isinstance(args, dict) else None
+        query = query[:1000] if isinstance(query, str) else ""
+        options = next(t["file_search"] for t in run["tools"] if t["type"] == FILE_SEARCH)
+        assistant = self.store.get("assistant", owner, run["assistant_id"]) or {}
+        thread = self.store.get("thread", owner, run["thread_id"]) or {"id": run["thread_id"]}
+        file_ids = self.objects.search_files(owner, assistant, thread, run)
+        found = self.objects.files.search(owner, file_ids, query, options["max_num_results"])
+        record["file_search"].update(query=query, files_searched=len(file_ids), results=file_search.results(
+            found, options["ranking_options"]["score_threshold"]))
 
     def _step(self, owner: str, run: dict[str, Any], kind: str, details: dict[str, Any]) -> dict[str, Any]:
         step = {"id": new_id("run_step"), "object": "thread.run.step", "created_at": self.objects.now(),
@@ -469,7 +524,13 @@ def _outputs(body: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _step_call(call: ToolCall) -> dict[str, Any]:
+def _server_side(call: ToolCall, tools: Mapping[str, Tool], searching: Mapping[str, Any] | None) -> bool:
+    return call.name in tools or (call.name == FILE_SEARCH and searching is not None)
+
+
+def _step_call(call: ToolCall, searching: Mapping[str, Any] | None) -> dict[str, Any]:
+    if call.name == FILE_SEARCH and searching is not None:
+        return file_search.call_record(call.id, searching)
     return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments,
                                                             "output": None}}
 

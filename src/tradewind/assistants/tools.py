@@ -10,6 +10,7 @@ failing the request.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -18,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from tradewind.assistants.file_text import csv_rows, kind_of
+from tradewind.assistants.files import FileService
 from tradewind.domain.errors import TradewindError, Unavailable, ValidationError
 from tradewind.domain.excerpt import excerpt
 from tradewind.domain.symbol import normalize_symbol
@@ -34,6 +37,11 @@ __all__ = ["MAX_SYMBOLS", "Tool", "ToolArgumentError", "run_tool", "trading_tool
 
 MAX_SYMBOLS = 10
 MAX_SYMBOL_CHARS = 32
+LOCAL_OWNER = "local"
+CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("tool_caller", default=LOCAL_OWNER)
+"""Whose request a tool serves (the owner of the files it may read), set by ``run_tool``."""
+_SYMBOL_COLUMNS = ("symbol", "ticker", "asset", "instrument", "pair")
+_QUANTITY_COLUMNS = ("quantity", "qty", "shares", "units", "amount", "position", "size")
 
 
 class ToolArgumentError(ValidationError):
@@ -55,7 +63,8 @@ class Tool:
 
 def trading_tools(*, streamer: StreamerService, signals: Mapping[str, SignalService],
                   trading: TradingService | None, holdings: HoldingsAnalysis, backtests: BacktestJobs | None,
-                  timeframes: Sequence[Timeframe], backtest_wait_seconds: float = 60.0) -> dict[str, Tool]:
+                  timeframes: Sequence[Timeframe], files: FileService | None = None,
+                  backtest_wait_seconds: float = 60.0) -> dict[str, Tool]:
     """The built-in tools over the running services; ``timeframes`` are the streamed ones, the
     first being the default a tool reads when it is not told."""
     default_tf = timeframes[0] if timeframes else Timeframe.M1
@@ -139,9 +148,18 @@ def trading_tools(*, streamer: StreamerService, signals: Mapping[str, SignalServ
         return await asyncio.to_thread(holdings.risk, held, timeframe=timeframe, benchmark=bench)
 
     async def analyze_portfolio(args: Mapping[str, Any]) -> dict[str, Any]:
-        _only(args, {"holdings", "timeframe"})
+        _only(args, {"holdings", "file_id", "timeframe"})
         timeframe = _timeframe(args, default_tf)
-        return await asyncio.to_thread(holdings.health, _holdings(args), timeframe=timeframe)
+        if ("holdings" in args) == ("file_id" in args):
+            raise ToolArgumentError("give either holdings or file_id (a CSV or JSON file of holdings)",
+                                    field="holdings")
+        if "file_id" in args:
+            if files is None:
+                raise Unavailable("files are not available on this server")
+            held = await asyncio.to_thread(_file_holdings, files, CALLER.get(), args["file_id"])
+        else:
+            held = _holdings(args)
+        return await asyncio.to_thread(holdings.health, held, timeframe=timeframe)
 
     async def run_backtest(args: Mapping[str, Any]) -> dict[str, Any]:
         _only(args, {"symbol", "timeframe", "strategy", "params", "from", "to", "cash", "fee"})
@@ -200,8 +218,12 @@ def trading_tools(*, streamer: StreamerService, signals: Mapping[str, SignalServ
               "additionalProperties": False}, calculate_risk_metrics),
         Tool("analyze_portfolio", "Health score, risk level, recommendations (action, symbol, reason, confidence, "
              "timeframe) and insights for holdings valued on streamed candles.",
-             {"type": "object", "properties": {"holdings": holdings_schema, "timeframe": timeframe_schema},
-              "required": ["holdings"], "additionalProperties": False}, analyze_portfolio),
+             {"type": "object", "properties": {
+                 "holdings": holdings_schema, "timeframe": timeframe_schema,
+                 "file_id": {"type": "string", "maxLength": 64,
+                             "description": "instead of holdings: an uploaded CSV (symbol, quantity columns) or "
+                                            "JSON ([{symbol, quantity}]) file of holdings"}},
+              "additionalProperties": False}, analyze_portfolio),
         Tool("run_backtest", "Backtest a strategy over the stored candles of a symbol: return, Sharpe, drawdown, "
              "win rate and trades.",
              {"type": "object", "properties": {
@@ -215,9 +237,11 @@ def trading_tools(*, streamer: StreamerService, signals: Mapping[str, SignalServ
     return {tool.name: tool for tool in tools}
 
 
-async def run_tool(tool: Tool, arguments: str) -> dict[str, Any]:
+async def run_tool(tool: Tool, arguments: str, owner: str = LOCAL_OWNER) -> dict[str, Any]:
     """The tool's output for a model's call (its arguments as the JSON text the wire carries), or
-    ``{"error": ...}`` naming what went wrong: what the model reads back."""
+    ``{"error": ...}`` naming what went wrong: what the model reads back. ``owner`` is whose
+    request it serves: a tool reads only that owner's files."""
+    CALLER.set(owner)  # the caller's own task context: it does not leak into other requests
     try:
         args = json.loads(arguments or "{}")
     except ValueError:
@@ -305,3 +329,37 @@ def _holdings(args: Mapping[str, Any]) -> dict[str, float]:
 
 def _optional_number(args: Mapping[str, Any], name: str) -> float | None:
     return None if args.get(name) is None else _number(args, name, 0.0)
+
+
+def _file_holdings(files: FileService, owner: str, file_id: Any) -> dict[str, float]:
+    """Holdings from an uploaded file: CSV with a symbol and a quantity column, or JSON
+    ``[{symbol, quantity}]`` (or ``{"holdings": [...]}``)."""
+    name, text = files.text(owner, file_id, field="file_id")
+    kind = kind_of(name)
+    if kind == "csv":
+        rows = csv_rows(text, MAX_HOLDINGS + 1)
+        columns = set(rows[0]) if rows else set()
+        symbol_col = next((c for c in _SYMBOL_COLUMNS if c in columns), None)
+        quantity_col = next((c for c in _QUANTITY_COLUMNS if c in columns), None)
+        if symbol_col is None or quantity_col is None:
+            raise ToolArgumentError(f"the CSV file {excerpt(name)} needs a symbol column ({', '.join(_SYMBOL_COLUMNS)}) "
+                                    f"and a quantity column ({', '.join(_QUANTITY_COLUMNS)})", field="file_id")
+        items: Any = []
+        for index, row in enumerate(rows):
+            try:
+                quantity: Any = float(row[quantity_col].replace(",", ""))
+            except ValueError:
+                raise ToolArgumentError(f"row {index + 2} of {excerpt(name)}: {quantity_col} "
+                                        f"{excerpt(row[quantity_col])} is not a number", field="file_id") from None
+            items.append({"symbol": row[symbol_col], "quantity": quantity})
+    elif kind == "json":
+        items = json.loads(text)
+        if isinstance(items, dict):
+            items = items.get("holdings")
+        if isinstance(items, list):
+            items = [{k: v for k, v in item.items() if k in ("symbol", "quantity")} if isinstance(item, dict) else item
+                     for item in items]
+    else:
+        raise ToolArgumentError(f"the file {excerpt(name)} is {kind}; holdings are read from CSV or JSON files",
+                                field="file_id")
+    return _holdings({"holdings": items})

@@ -13,9 +13,16 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
 from tradewind.assistants.records import PARENTS, Kind, Page
-from tradewind.storage.tables import V1AssistantRow, V1MessageRow, V1RunRow, V1RunStepRow, V1ThreadRow
+from tradewind.storage.tables import (
+    V1AssistantRow,
+    V1MessageRow,
+    V1RunRow,
+    V1RunStepRow,
+    V1ThreadRow,
+    V1VectorStoreRow,
+)
 
-__all__ = ["SqlObjectStore"]
+__all__ = ["SqlObjectStore", "keyset_page"]
 
 _TABLES: dict[str, Table] = {
     "assistant": V1AssistantRow.__table__,  # type: ignore[dict-item]
@@ -23,6 +30,7 @@ _TABLES: dict[str, Table] = {
     "message": V1MessageRow.__table__,  # type: ignore[dict-item]
     "run": V1RunRow.__table__,  # type: ignore[dict-item]
     "run_step": V1RunStepRow.__table__,  # type: ignore[dict-item]
+    "vector_store": V1VectorStoreRow.__table__,  # type: ignore[dict-item]
 }
 TERMINAL = ("completed", "failed", "cancelled", "expired", "incomplete")
 
@@ -63,23 +71,9 @@ class SqlObjectStore:
     def page(self, kind: Kind, owner: str, *, where: Mapping[str, str], limit: int, order: str,
              after: str | None, before: str | None) -> Page:
         table = _TABLES[kind]
-        query = select(table.c.body).where(table.c.owner == owner, *(table.c[k] == v for k, v in where.items()))
         with self.engine.connect() as connection:
-            for cursor, comes_after in ((after, True), (before, False)):
-                if cursor is None:
-                    continue
-                seq = _seq(connection, table, owner, cursor)
-                if seq is None:  # a cursor that is not one of ours: nothing lies beyond it
-                    return Page([], False)
-                newer = (comes_after and order == "asc") or (not comes_after and order == "desc")
-                query = query.where(table.c.seq > seq if newer else table.c.seq < seq)
-            # a page before a cursor is the one next to it: read away from the cursor, then turn it round
-            backwards = before is not None and after is None
-            ascending = (order == "asc") != backwards
-            query = query.order_by(table.c.seq.asc() if ascending else table.c.seq.desc()).limit(limit + 1)
-            rows = [dict(body) for body in connection.execute(query).scalars()]
-        page = rows[:limit]
-        return Page(page[::-1] if backwards else page, len(rows) > limit)
+            return keyset_page(connection, table, owner, [table.c[k] == v for k, v in where.items()], limit=limit,
+                               order=order, after=after, before=before)
 
     def unfinished_runs(self) -> list[tuple[str, dict[str, Any]]]:
         table = _TABLES["run"]
@@ -87,6 +81,27 @@ class SqlObjectStore:
             rows = connection.execute(select(table.c.owner, table.c.body).where(table.c.status.not_in(TERMINAL))
                                       .order_by(table.c.seq))
             return [(owner, dict(body)) for owner, body in rows]
+
+
+def keyset_page(connection: Connection, table: Table, owner: str, conditions: Sequence[Any], *, limit: int,
+                order: str, after: str | None, before: str | None) -> Page:
+    """One page of an owner's documents in insertion order (``seq``), OpenAI's cursors being ids."""
+    query = select(table.c.body).where(table.c.owner == owner, *conditions)
+    for cursor, comes_after in ((after, True), (before, False)):
+        if cursor is None:
+            continue
+        seq = _seq(connection, table, owner, cursor)
+        if seq is None:  # a cursor that is not one of ours: nothing lies beyond it
+            return Page([], False)
+        newer = (comes_after and order == "asc") or (not comes_after and order == "desc")
+        query = query.where(table.c.seq > seq if newer else table.c.seq < seq)
+    # a page before a cursor is the one next to it: read away from the cursor, then turn it round
+    backwards = before is not None and after is None
+    ascending = (order == "asc") != backwards
+    query = query.order_by(table.c.seq.asc() if ascending else table.c.seq.desc()).limit(limit + 1)
+    rows = [dict(body) for body in connection.execute(query).scalars()]
+    page = rows[:limit]
+    return Page(page[::-1] if backwards else page, len(rows) > limit)
 
 
 def _seq(connection: Connection, table: Table, owner: str, object_id: str) -> int | None:

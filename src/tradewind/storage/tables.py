@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -27,7 +28,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "FULL_TEXT_OBJECTS",
     "NAMING_CONVENTION",
+    "V1FilePassageRow",
+    "V1FileRow",
+    "V1VectorStoreRow",
+    "include_name",
     "V1AssistantRow",
     "V1MessageRow",
     "V1RunRow",
@@ -436,3 +442,54 @@ class V1RunStepRow(Base):
     run_id: Mapped[str] = mapped_column(String(64), ForeignKey("v1_runs.id", ondelete="CASCADE"))
     thread_id: Mapped[str] = mapped_column(String(64))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class V1VectorStoreRow(Base):
+    __tablename__ = "v1_vector_stores"
+    __table_args__ = (Index("ix_v1_vector_stores_owner_seq", "owner", "seq"),)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class V1FileRow(Base):
+    """An uploaded file: its OpenAI document and its bytes."""
+
+    __tablename__ = "v1_files"
+    __table_args__ = (Index("ix_v1_files_owner_seq", "owner", "seq"),)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    purpose: Mapped[str] = mapped_column(String(32))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class V1FilePassageRow(Base):
+    """A passage of a file's text, as ``file_search`` finds and cites it. The full-text index over
+    ``text`` is the database's own and outside these models (``FULL_TEXT_OBJECTS``): an FTS5 table
+    kept by triggers on SQLite, an expression GIN index on PostgreSQL (migration 0007)."""
+
+    __tablename__ = "v1_file_passages"
+    __table_args__ = (Index("ix_v1_file_passages_file_id", "file_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    file_id: Mapped[str] = mapped_column(String(64), ForeignKey("v1_files.id", ondelete="CASCADE"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
+FULL_TEXT_OBJECTS = frozenset({"v1_file_passages_fts", "v1_file_passages_fts_data", "v1_file_passages_fts_idx",
+                               "v1_file_passages_fts_docsize", "v1_file_passages_fts_config",
+                               "v1_file_passages_fts_content", "ix_v1_file_passages_tsv"})
+"""The full-text index's own tables and index, which the database defines, not these models."""
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's filter: autogenerate and comparisons leave the full-text index alone."""
+    return name not in FULL_TEXT_OBJECTS

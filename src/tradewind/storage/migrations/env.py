@@ -14,7 +14,7 @@ from alembic.config import Config
 from sqlalchemy import Connection
 
 from tradewind.storage.db import create_engine_for
-from tradewind.storage.tables import metadata
+from tradewind.storage.tables import include_name, metadata
 
 __all__: list[str] = []
 
@@ -24,6 +24,7 @@ def _migrate(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        include_name=include_name,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
     )
     with context.begin_transaction():  # a no-op when the caller already opened a transaction
