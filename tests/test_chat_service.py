@@ -26,7 +26,7 @@ class Scripted:
         self.seen: list[list[Mapping[str, Any]]] = []
 
     def respond(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
-                tool_choice: Any = "auto") -> ModelTurn:
+                tool_choice: Any = "auto", max_tokens: int | None = None) -> ModelTurn:
         self.seen.append(list(messages))
         return self.turns.pop(0) if self.turns else ModelTurn(None, [ToolCall("call_again", "double", '{"x": 1}')])
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from support.server import serve
 
@@ -32,6 +33,11 @@ pytestmark = pytest.mark.llama
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 SCRIPT = ROOT / "scripts" / "llama_server.sh"
+TEMPLATE = ROOT / "scripts" / "smollm2-tools.jinja"  # SmolLM2's ChatML, with the tools rendered
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather at a place",
+    "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}}}
+TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
 MODEL = "smollm2-135m"
 
 
@@ -57,7 +63,7 @@ class Llama:
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.process = subprocess.Popen(
             [binary, "-m", model, "--host", "127.0.0.1", "--port", str(self.port), "-np", "1", "-c", "8192",
-             "--alias", MODEL],
+             "--alias", MODEL, "--jinja", "--chat-template-file", str(TEMPLATE)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
@@ -169,6 +175,54 @@ def test_evaluate_online_then_offline_gives_the_same_report_without_a_call(llama
         assert db.execute("SELECT count(*) FROM ai_decision_logs").fetchone()[0] == calls  # no call, no row
 
 
+def test_v1_chat_completions_through_the_real_model(service: tuple[str, Container]) -> None:
+    """The upstream path of /v1 on a real model: tool calls (when the model makes any) parsed into
+    OpenAI's shape, usage from the server's own counts, every call in the decision log."""
+    url, container = service
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-local", max_retries=0, timeout=120)
+    assert MODEL in [m.id for m in client.models.list()]
+    before = len(container.decisions.query(symbol="ASSISTANT", limit=500))
+    answer = client.chat.completions.create(model=MODEL, max_tokens=48, tools=[WEATHER],  # type: ignore[list-item]
+                                            messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    choice = answer.choices[0]
+    assert choice.finish_reason in ("stop", "length", "tool_calls")
+    for call in choice.message.tool_calls or []:  # the model's own calls, parsed by llama.cpp and passed on
+        assert call.function.name in ("get_weather", *container.chat.tools)  # type: ignore[union-attr]
+        assert isinstance(json.loads(call.function.arguments), dict)  # type: ignore[union-attr]
+    assert answer.usage is not None and answer.usage.prompt_tokens > 100  # the tools were in the prompt
+    chunks = list(client.chat.completions.create(model=MODEL, max_tokens=32, stream=True,
+                                                 stream_options={"include_usage": True},
+                                                 messages=[{"role": "user", "content": "Say hello."}]))
+    usage = chunks[-1].usage
+    assert usage is not None and usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.strip()
+    assert len(container.decisions.query(symbol="ASSISTANT", limit=500)) >= before + 2
+
+
+def test_v1_runs_through_the_real_model_end_on_their_own(service: tuple[str, Container]) -> None:
+    url, _ = service
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-local", max_retries=0, timeout=120)
+    assistant = client.beta.assistants.create(model=MODEL, instructions="You are a trading desk assistant.", tools=[
+        {"type": "function", "function": {"name": "get_market_data"}}, WEATHER])  # type: ignore[list-item]
+    run = client.beta.threads.create_and_run_poll(assistant_id=assistant.id, poll_interval_ms=200, thread={
+        "messages": [{"role": "user", "content": "What is BTCUSDT trading at?"}]})
+    assert run.status in TERMINAL | {"requires_action"}, run.status
+    if run.status == "requires_action":  # the model called get_weather: answer it and the run goes on
+        calls = run.required_action.submit_tool_outputs.tool_calls  # type: ignore[union-attr]
+        run = client.beta.threads.runs.submit_tool_outputs_and_poll(
+            run_id=run.id, thread_id=run.thread_id, poll_interval_ms=200,
+            tool_outputs=[{"tool_call_id": c.id, "output": "sunny"} for c in calls])
+    assert run.status in TERMINAL, run.status
+    if run.status == "completed":
+        assert run.usage is not None and run.usage.prompt_tokens > 100 and run.usage.completion_tokens > 0
+    else:
+        assert run.last_error is not None and run.last_error.message
+    events = [e.event for e in client.beta.threads.create_and_run(
+        assistant_id=assistant.id, stream=True, thread={"messages": [{"role": "user", "content": "Hello"}]})]
+    assert events[0] == "thread.created" and events[-1] in {f"thread.run.{s}" for s in TERMINAL | {"requires_action"}}
+
+
 def test_a_dead_server_turns_health_red(llama: Llama, tmp_path: Path) -> None:
     """Stopping the model server: the analyses fall back, named, and health stops saying it is available."""
     settings = Settings(
@@ -184,3 +238,9 @@ def test_a_dead_server_turns_health_red(llama: Llama, tmp_path: Path) -> None:
         assert document["source"] == "rules_fallback" and "unreachable" in document["source_reason"]
         health = httpx.get(f"{url}/health").json()
         assert health["gpt4_available"] is False and health["llm"]["last_call"]["error_kind"] == "unreachable"
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-local", max_retries=0, timeout=60)
+        assistant = client.beta.assistants.create(model=MODEL)
+        run = client.beta.threads.create_and_run_poll(assistant_id=assistant.id, poll_interval_ms=100, thread={
+            "messages": [{"role": "user", "content": "Hello"}]})
+        assert run.status == "failed" and run.last_error is not None  # named, not stuck
+        assert run.last_error.code == "server_error" and "unreachable" in run.last_error.message

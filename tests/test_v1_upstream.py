@@ -96,6 +96,14 @@ def test_a_built_in_tool_runs_here_and_the_upstream_answers_from_it(client: open
     assert len(logged) >= 2 and all(d.prompt_tokens and d.latency_ms is not None for d in logged[:2])
 
 
+def test_the_clients_max_tokens_goes_upstream(client: openai.OpenAI, fake: FakeOpenAI) -> None:
+    """Found against the real model: without it a small model wrote the server's cap (1,024) every turn."""
+    before = len(fake.chat_requests())
+    client.chat.completions.create(model=UPSTREAM, max_tokens=40, messages=[{"role": "user", "content": "ETHBTC?"}])
+    sent = fake.chat_requests()[before:]
+    assert sent and all(c.json.get("max_tokens", c.json.get("max_completion_tokens")) == 40 for c in sent)
+
+
 def test_the_clients_own_function_goes_back_to_the_client(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(model=UPSTREAM, tools=[WEATHER],  # type: ignore[list-item]
                                                 messages=[{"role": "user", "content": "weather please"}])

@@ -77,7 +77,8 @@ class BuiltinModel:
         self.new_id = new_id
 
     def respond(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
-                tool_choice: Any = "auto") -> ModelTurn:
+                tool_choice: Any = "auto", max_tokens: int | None = None) -> ModelTurn:
+        """``max_tokens`` is not read here: the chat service cuts a long answer to it and says so."""
         last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
         text = _text(messages[last_user].get("content")) if last_user >= 0 else ""
         results = _results(messages[last_user + 1:])

@@ -37,7 +37,9 @@ class ChatModel(Protocol):
     remote: bool  # whether ``respond`` waits on the network (then it runs in a worker thread)
 
     def respond(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
-                tool_choice: Any = "auto") -> ModelTurn: ...
+                tool_choice: Any = "auto", max_tokens: int | None = None) -> ModelTurn:
+        """One turn; ``max_tokens`` caps what it may write (the caller's limit, passed upstream)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class ChatService:
         steps: list[ToolStep] = []
         choice = request.tool_choice
         for _ in range(MAX_ROUNDS):
-            turn = await respond(model, messages, declared if choice != "none" else [], choice)
+            turn = await respond(model, messages, declared if choice != "none" else [], choice, request.max_tokens)
             prompt_used, completion_used = usage_of(turn, messages, declared if choice != "none" else [])
             prompt += prompt_used
             completion += completion_used
@@ -183,11 +185,11 @@ class ChatService:
 
 
 async def respond(model: ChatModel, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
-                  choice: Any) -> ModelTurn:
+                  choice: Any, max_tokens: int | None = None) -> ModelTurn:
     """One model turn: a remote model in a worker thread, so the event loop never waits on it."""
     if getattr(model, "remote", False):
-        return await asyncio.to_thread(model.respond, messages, tools, choice)
-    return model.respond(messages, tools, choice)
+        return await asyncio.to_thread(model.respond, messages, tools, choice, max_tokens)
+    return model.respond(messages, tools, choice, max_tokens)
 
 
 def usage_of(turn: ModelTurn, messages: Sequence[Mapping[str, Any]],

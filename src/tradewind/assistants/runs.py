@@ -272,7 +272,7 @@ class RunService:
                 return
             messages = thread + await self._call(self._tool_messages, owner, run)
             offered = model_tools(run["tools"]) if choice != "none" else []
-            turn = await respond(model, messages, offered, choice)
+            turn = await respond(model, messages, offered, choice, run.get("max_completion_tokens"))
             prompt_used, completion_used = usage_of(turn, messages, offered)
             usage["prompt_tokens"] += prompt_used
             usage["completion_tokens"] += completion_used

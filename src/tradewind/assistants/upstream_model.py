@@ -54,12 +54,12 @@ class UpstreamModel:
         self.now = now
 
     def respond(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
-                tool_choice: Any = "auto") -> ModelTurn:
+                tool_choice: Any = "auto", max_tokens: int | None = None) -> ModelTurn:
         sent = [dict(m) for m in messages]
         prompt_hash = hashlib.sha256(json.dumps([sent, list(tools)], sort_keys=True, default=str).encode()).hexdigest()
         try:
             result = self.client.converse(sent, tools=tools, tool_choice=tool_choice if tools else "auto",
-                                          max_tokens=MAX_TOKENS)
+                                          max_tokens=min(max_tokens or MAX_TOKENS, MAX_TOKENS))
         except LLMError as exc:
             self._log(sent, prompt_hash, None, str(exc))
             raise UpstreamFailed(f"the model {self.id} failed: {str(exc)[:300]}", kind=exc.kind) from None
