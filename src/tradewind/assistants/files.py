@@ -133,16 +133,16 @@ class FileService:
         page = self.store.page(owner, purpose=purpose, limit=limit, order=order, after=after, before=before)
         return list_envelope(page)
 
-    def check_ids(self, owner: str, file_ids: Any, field: str) -> list[str]:
-        """File ids a request attaches, each one the caller's (404 naming the one that is not)."""
+    def check_ids(self, owner: str, file_ids: Any, field: str) -> list[dict[str, Any]]:
+        """The files a request names by id, each one the caller's (404 naming the one that is not),
+        once each and in order."""
         if not isinstance(file_ids, list) or len(file_ids) > 100:
             raise InvalidRequest(f"{field} must be a list of at most 100 file ids", field=field)
-        out: list[str] = []
+        out: dict[str, dict[str, Any]] = {}
         for index, file_id in enumerate(file_ids):
-            self.get(owner, file_id, f"{field}[{index}]")
-            if file_id not in out:
-                out.append(file_id)
-        return out
+            document = self.get(owner, file_id, f"{field}[{index}]")
+            out.setdefault(document["id"], document)
+        return list(out.values())
 
     def search(self, owner: str, file_ids: Sequence[str], query: str, limit: int = 10) -> list[Passage]:
         words = search_words(query)

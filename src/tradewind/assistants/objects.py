@@ -217,7 +217,8 @@ class AssistantObjects:
         stores: list[dict[str, Any]] = []
         if "tool_resources" in body:
             document["tool_resources"], stores = self.vector_stores.resources(owner, body["tool_resources"])
-        self.store.insert_many([*(("vector_store", owner, s) for s in stores)])
+        if stores:
+            self.store.insert_many([("vector_store", owner, s) for s in stores])
         self.store.replace("thread", owner, document)
         return document
 

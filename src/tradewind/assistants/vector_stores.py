@@ -60,8 +60,8 @@ class VectorStores:
         if body.get("expires_after") is not None:
             raise InvalidRequest(f"{prefix}expires_after is not supported: vector stores here do not expire",
                                  field=f"{prefix}expires_after", code="unsupported_parameter")
-        file_ids = self.files.check_ids(owner, body.get("file_ids") or [], f"{prefix}file_ids")
-        size = sum(self.files.get(owner, f)["bytes"] for f in file_ids)
+        files = self.files.check_ids(owner, body.get("file_ids") or [], f"{prefix}file_ids")
+        file_ids, size = [f["id"] for f in files], sum(f["bytes"] for f in files)
         now = int(self.wall())
         return {"id": new_id("vector_store"), "object": "vector_store", "created_at": now, "name": name,
                 "usage_bytes": size, "file_counts": _counts(len(file_ids)), "status": "completed",
