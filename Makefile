@@ -53,6 +53,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/backtest_sma.py
 	$(PY) bench/backtest_year.py
 	$(PY) bench/live_cycle.py
+	$(PY) bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from support.browser import browser, page  # noqa: F401  (defined once here: one Chromium for the run)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -184,3 +184,73 @@ def test_usage_per_model_and_day(running: tuple[str, Container]) -> None:
     total = usage["total"]
     assert total["calls"] == COUNT and total["total_tokens"] == sum(1100 + i for i in range(COUNT))
     assert total["cost_usd"] == pytest.approx(mini["cost_usd"]) and total["unknown_cost_calls"] == COUNT // 5
+
+
+# --- the dashboard's filters: analyst, model, until, text search -----------------------------------
+def test_list_and_exports_share_the_analyst_model_window_and_text_filters(running: tuple[str, Container]) -> None:
+    url, _ = running
+    local = [f"dec_{i:03d}" for i in range(COUNT) if i % 5 == 0]
+    assert ids(get(url, "/api/ai-logs", model="llama3.1:8b").json()) == list(reversed(local))
+    assert len(get(url, "/api/ai-logs", analyst="llm:gpt-4o-mini").json()) == COUNT
+    assert get(url, "/api/ai-logs", analyst="llm:gpt-4o").json() == []
+    window = {"since": "2026-11-21T06:10:00Z", "until": "2026-11-21T06:20:00Z"}  # until is exclusive
+    assert ids(get(url, "/api/ai-logs", **window).json()) == [f"dec_{i:03d}" for i in reversed(range(10, 20))]
+    until_ms = str(int((T0 + timedelta(minutes=3)).timestamp() * 1000))
+    assert ids(get(url, "/api/ai-logs", until=until_ms).json()) == ["dec_002", "dec_001", "dec_000"]
+    assert ids(get(url, "/api/ai-logs", q="#12,").json()) == ["dec_012"]  # a prompt's text
+    assert ids(get(url, "/api/ai-logs", q="hyperlink").json()) == ["dec_007"]  # a raw response, any case
+    assert len(get(url, "/api/ai-logs", q="SECOND LINE").json()) == COUNT - 1
+    assert get(url, "/api/ai-logs", q="a_b").json() == [] and len(get(url, "/api/ai-logs", q="a,b").json()) == COUNT
+    assert get(url, "/api/ai-logs", q="100%").json() == []  # % is literal, not "anything"
+    combined = {"symbol": "BTCUSDT", "model": "llama3.1:8b", "q": "analyse", "since": "2026-11-21T06:05:00Z"}
+    expected = ["dec_010", "dec_020"]  # BTC on even indexes, llama on every fifth, from minute 5
+    assert ids(get(url, "/api/ai-logs", **combined).json()) == list(reversed(expected))
+    assert ids(get(url, "/api/ai-logs/export/json", **combined).json()) == expected
+    exported = list(csv.DictReader(io.StringIO(get(url, "/api/ai-logs/export/csv", **combined).text)))
+    assert [row["decision_id"] for row in exported] == expected and {row["model"] for row in exported} == {"llama3.1:8b"}
+    everything = get(url, "/api/ai-logs/export/json", **window).json()
+    assert ids(everything) == [f"dec_{i:03d}" for i in range(10, 20)]  # exports have no limit: every match
+    blank = get(url, "/api/ai-logs", q="", analyst=" ", model="", until="").json()
+    assert len(blank) == COUNT  # a blank filter filters nothing
+
+
+TEXT_FILTERS = [
+    ({"q": "x" * 201}, "q"),
+    ({"q": "nul\x00byte"}, "q"),
+    ({"q": "bell\x07"}, "q"),
+    ({"analyst": "a" * 256}, "analyst"),
+    ({"model": "gpt\x00"}, "model"),
+    ({"until": "tomorrow"}, "until"),
+    ({"until": "2026-11-21T06:00:00Z", "since": "2026-11-21T06:00:00Z"}, "until"),
+    ({"until": "2026-11-21T05:00:00Z", "since": "2026-11-21T06:00:00Z"}, "until"),
+]
+
+
+@pytest.mark.parametrize("path", ["/api/ai-logs", *EXPORTS])
+@pytest.mark.parametrize(("params", "field"), TEXT_FILTERS)
+def test_bad_filters_answer_400_naming_the_field_never_500(
+    running: tuple[str, Container], path: str, params: dict[str, str], field: str
+) -> None:
+    url, _ = running
+    response = get(url, path, **params)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["field"] == field and body["error_code"] == "VALIDATION_ERROR" and field in body["detail"]
+    assert len(body["detail"]) < 300  # the bad value is quoted in part, never whole
+
+
+def test_a_search_of_the_longest_allowed_length_is_fine(running: tuple[str, Container]) -> None:
+    url, _ = running
+    assert get(url, "/api/ai-logs", q="é" * 200).json() == []
+    assert get(url, "/api/ai-logs", q="tab\there").json() == []
+
+
+def test_openapi_documents_every_filter_on_the_list_and_both_exports(running: tuple[str, Container]) -> None:
+    url, _ = running
+    paths = httpx.get(f"{url}/openapi.json", timeout=10).json()["paths"]
+    for path in ("/api/ai-logs", *EXPORTS):
+        params = {p["name"]: p for p in paths[path]["get"]["parameters"]}
+        assert {"symbol", "analyst", "model", "since", "until", "q"} <= set(params), path
+        assert all(params[name]["in"] == "query" and params[name]["description"] for name in params), path
+        assert "200" in params["q"]["description"] and "exclusive" in params["until"]["description"]
+    assert "limit" in {p["name"] for p in paths["/api/ai-logs"]["get"]["parameters"]}

@@ -73,6 +73,37 @@ async def test_a_task_that_never_waits_again_stalls_the_clock_with_its_name() ->
     task.cancel()
 
 
+async def test_the_owner_cancelled_just_after_the_task_it_woke_ended_is_cancelled() -> None:
+    """How a service stops: it cancels the woken loop, waits for it, then cancels the feed that is
+    waiting in ``advance_to``. That cancel must end the feed. (Python 3.11's ``wait_for`` swallowed it:
+    the feed went on with its replay and the stopped service's thread stayed up.)"""
+    clock = SimClock(0, quiet_timeout=30)
+    played: list[float] = []
+
+    async def loop() -> None:  # woken at 10, then busy with something that is not the clock
+        await clock.sleep(10)
+        await asyncio.Event().wait()
+
+    async def feed() -> None:  # a replay paced on the wall, as at a high replay speed
+        for t in range(10, 1000, 10):
+            await clock.advance_to(t)
+            played.append(t)
+            await asyncio.sleep(0.002)
+
+    woken = asyncio.create_task(loop(), name="cycle")
+    await asyncio.sleep(0)
+    owner = asyncio.create_task(feed(), name="feed")
+    for _ in range(5):  # the feed wakes the loop and waits for it to be quiet
+        await asyncio.sleep(0)
+    assert not owner.done() and not played
+    woken.cancel()
+    await asyncio.gather(woken, return_exceptions=True)  # the loop ended: the clock is quiet
+    owner.cancel()
+    done, _ = await asyncio.wait({owner}, timeout=5)
+    assert done and owner.cancelled(), f"the cancelled feed did not stop: it played on to {played[-1:]}"
+    assert len(played) < 5
+
+
 async def test_the_system_clock_sleeps_on_the_wall() -> None:
     clock = SystemClock()
     started = time.monotonic()

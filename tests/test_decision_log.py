@@ -236,3 +236,89 @@ def test_unknown_tokens_mean_unknown_cost_and_the_table_is_configurable() -> Non
     assert cost_usd("gpt-4o", 1000, 100, prices) is None  # only the given table counts
     assert cost_usd("gpt-4o", 1000, 100, None) == cost_usd("gpt-4o", 1000, 100)
     assert replace(decision("x"), cost_usd=None).cost_usd is None
+
+
+# --- filters: analyst, model, until, text ----------------------------------------------------------
+
+
+def _filtered_log(log: SqlDecisionLog) -> None:
+    """Six decisions across two analysts and models, with prompts and answers to search."""
+    rows = [
+        decision("mini-1", minutes=0, raw_response='{"signal": "Long", "reasoning": "Breakout above 100%"}'),
+        decision("mini-2", minutes=10, prompt=[{"role": "user", "content": "ETH: RSI_14 at 71, a 50% retrace"}],
+                 symbol="ETHUSDT"),
+        decision("llama-1", minutes=20, model="llama3.1:8b", analyst="llm:llama3.1:8b",
+                 raw_response="Le marché est haussier: \"breakout\"\nsecond line"),
+        decision("llama-2", minutes=30, model="llama3.1:8b", analyst="llm:llama3.1:8b", raw_response=None,
+                 error="timeout", prompt=[{"role": "system", "content": "Ünïcode ÉTÉ prompt"},
+                                         {"role": "user", "content": "path C:\\\\data"}]),
+        decision("assistant-1", minutes=40, analyst="assistant:gpt-4o-mini", symbol="ASSISTANT",
+                 raw_response='{"content": "hello"}'),
+        decision("reflection", minutes=50, prompt=[{"role": "user", "content": "Review my trades"}],
+                 raw_response='{"review": "tighter stops"}'),
+    ]
+    for row in rows:
+        log.record(row)
+
+
+def _ids(rows: list[Decision]) -> list[str]:
+    return [d.decision_id for d in rows]
+
+
+def test_query_and_iterate_filter_by_analyst_model_and_until(log: SqlDecisionLog) -> None:
+    _filtered_log(log)
+    assert _ids(log.query(model="llama3.1:8b")) == ["llama-2", "llama-1"]
+    assert _ids(log.query(analyst="llm:gpt-4o-mini")) == ["reflection", "mini-2", "mini-1"]
+    assert _ids(log.query(analyst="assistant:gpt-4o-mini", model="gpt-4o-mini")) == ["assistant-1"]
+    assert log.query(analyst="llm:gpt-4o") == [] and log.query(model="GPT-4O-MINI") == []  # exact, as logged
+    assert _ids(log.query(until=T0 + timedelta(minutes=20))) == ["mini-2", "mini-1"]  # until is exclusive
+    window = dict(since=T0 + timedelta(minutes=10), until=T0 + timedelta(minutes=40))
+    assert _ids(log.query(**window)) == ["llama-2", "llama-1", "mini-2"]  # type: ignore[arg-type]
+    paris = timezone(timedelta(hours=1))
+    assert _ids(log.query(until=datetime(2026, 11, 21, 7, 10, tzinfo=paris))) == ["mini-1"]
+    assert _ids(log.iterate(model="gpt-4o-mini", until=T0 + timedelta(minutes=45))) == ["mini-1", "mini-2", "assistant-1"]
+    assert _ids(log.iterate(symbol="eth/usdt", model="gpt-4o-mini")) == ["mini-2"]
+    assert _ids(log.query(model="llama3.1:8b", limit=1)) == ["llama-2"]
+
+
+def test_text_search_is_a_literal_case_insensitive_substring_of_prompts_and_answers(log: SqlDecisionLog) -> None:
+    _filtered_log(log)
+    assert _ids(log.query(text="BREAKOUT")) == ["llama-1", "mini-1"]  # raw responses, any case
+    assert _ids(log.query(text="rsi_14")) == ["mini-2"]  # a prompt message's content
+    assert _ids(log.query(text="ÉTÉ")) == ["llama-2"]  # non-ASCII, as written
+    assert _ids(log.query(text="review")) == ["reflection"]  # prompt and answer of one row: once
+    # wildcards are literal: % and _ match only themselves
+    assert _ids(log.query(text="50%")) == ["mini-2"] and _ids(log.query(text="100%")) == ["mini-1"]
+    assert log.query(text="RSI%14") == [] and log.query(text="R_I") == []
+    assert _ids(log.query(text="I_1")) == ["mini-2"]
+    # JSON's keys and escapes are not text: "role" is in every prompt's JSON, "content" in one answer
+    assert log.query(text="role") == []
+    assert _ids(log.query(text="content")) == ["assistant-1"]
+    assert _ids(log.query(text='"breakout"\nsecond')) == ["llama-1"]  # quotes and newlines as written
+    assert _ids(log.query(text="C:\\\\data")) == ["llama-2"]  # a backslash is literal too
+    assert log.query(text="nowhere to be found") == []
+    # combined with the other filters, in listings and exports
+    assert _ids(log.query(text="breakout", model="gpt-4o-mini")) == ["mini-1"]
+    assert _ids(log.iterate(text="BREAKOUT")) == ["mini-1", "llama-1"]
+    assert _ids(log.iterate(text="breakout", since=T0 + timedelta(minutes=5))) == ["llama-1"]
+    assert len(log.query(text="")) == 6  # no text: no filter
+
+
+def test_text_search_pages_through_a_long_export(engine: Engine) -> None:
+    ids = _bulk(engine, 40)
+    log = SqlDecisionLog(engine, batch_size=3)
+    with engine.begin() as connection:  # every fifth row's answer mentions a sweep
+        connection.execute(DecisionRow.__table__.update().where(DecisionRow.__table__.c.decision_id.in_(ids[::5]))
+                           .values(raw_response="liquidity SWEEP below the lows"))
+    assert _ids(log.iterate(text="sweep")) == ids[::5]
+    assert _ids(log.query(text="Sweep", limit=3)) == list(reversed(ids[::5]))[:3]
+
+
+def test_a_prompt_that_is_not_a_list_reads_as_no_messages(engine: Engine, log: SqlDecisionLog) -> None:
+    """This code never writes one, but a hand-edited or foreign row must not turn a search into a 500."""
+    odd = {**asdict(decision("odd", raw_response="an answer")), "prompt": {"content": "an object, not a list"}}
+    with engine.begin() as connection:
+        connection.execute(insert(DecisionRow), [odd])
+    log.record(decision("fine", minutes=1, prompt=[{"role": "user", "content": "an object, not a list"}]))
+    assert _ids(log.query(text="not a list")) == ["fine"]
+    assert _ids(log.query(text="AN ANSWER")) == ["odd"]

@@ -48,6 +48,22 @@ def test_round_trip_and_the_recent_answer_to_an_input(store: SqlSignalStore) -> 
     assert stats["symbols"][0][2] == second.created_at + timedelta(minutes=2)
 
 
+def test_a_symbols_signals_since_a_time_are_the_newest_in_time_order(store: SqlSignalStore) -> None:
+    from tradewind.signals.records import MemorySignalStore
+
+    memory = MemorySignalStore()
+    for target in (store, memory):
+        for minutes in (0, 5, 1, 9, 3):
+            target.save(stored(f"sig_{minutes}", minutes=minutes))
+        target.save(stored("sig_eth", symbol="ETHUSDT", minutes=4))
+        since = int((T0 + timedelta(minutes=1)).timestamp() * 1000)
+        assert [s.signal_id for s in target.for_symbol("BTCUSDT", since=since)] == ["sig_1", "sig_3", "sig_5", "sig_9"]
+        assert [s.signal_id for s in target.for_symbol("BTCUSDT", since=since, limit=2)] == ["sig_5", "sig_9"]
+        assert target.for_symbol("BTCUSDT", since=since, limit=0) == []
+        assert target.for_symbol("SOLUSDT", since=0) == []
+        assert target.for_symbol("BTCUSDT", since=0)[0] == stored("sig_0", minutes=0)
+
+
 def test_outcomes_are_written_once_and_open_ones_never(store: SqlSignalStore) -> None:
     store.save(stored("sig_a"))
     store.save(stored("sig_b", minutes=1))

@@ -265,10 +265,11 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     service = None
     if kernel.engine is not None:
         service = TradingService(kernel.engine, stores.trading,
-                                 lambda symbol, tf, limit: kernel.streamer.candles(symbol, tf, limit))
+                                 lambda symbol, tf, limit: kernel.streamer.candles(symbol, tf, limit),
+                                 signals=stores.signals, timeframes=kernel.streamer.timeframes)
     backtests = BacktestJobs(
         candles=lambda symbol, tf, start, end: candles.between(symbol, tf, start, end, limit=MAX_CANDLES + 1),
-        analysts=lambda: analysts, clock=SystemClock(), strategy_paths=paths,
+        analysts=lambda: analysts, clock=SystemClock(), strategy_paths=paths, stored=candles.coverage,
     )
     upstream = llm_client  # /v1 also offers the configured model, when one is configured at all
     if upstream is None and (settings.llm_base_url is not None or settings.api_keys()):

@@ -14,8 +14,11 @@ from tradewind.api.server import uvicorn_options
 
 
 @contextmanager
-def serve(app: object, *, startup_timeout: float = 30.0) -> Iterator[str]:
-    """Run ``app`` (with its lifespan) and yield its base URL; stop it on exit."""
+def serve(app: object, *, startup_timeout: float = 30.0, stop_timeout: float = 15.0) -> Iterator[str]:
+    """Run ``app`` (with its lifespan) and yield its base URL; stop it on exit.
+
+    A server whose thread is still running ``stop_timeout`` seconds after it was told to stop is an
+    error: a stopped service must stop (a lost cancel once kept one playing its replay)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -35,5 +38,7 @@ def serve(app: object, *, startup_timeout: float = 30.0) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=15)
+        thread.join(timeout=stop_timeout)
         sock.close()
+    if thread.is_alive():  # only when the body passed: its own failure says more
+        raise RuntimeError(f"the test server was still running {stop_timeout:g} s after it was told to stop")

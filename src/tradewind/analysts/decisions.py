@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 
-__all__ = ["Decision", "DecisionLog", "DecisionSource"]
+__all__ = ["Decision", "DecisionFilter", "DecisionLog", "DecisionSource"]
 
 DecisionSource = Literal["llm", "llm_repaired", "cache", "rules_fallback"]
 
@@ -46,6 +46,23 @@ class Decision:
     finish_reason: str | None = None  # "length": the output cap cut the answer
 
 
+class DecisionFilter(TypedDict, total=False):
+    """Which decisions a listing or an export covers; a missing or None key matches every row.
+
+    ``symbol`` in any spelling; ``analyst`` and ``model`` exactly as logged (``llm:gpt-4o-mini``,
+    ``gpt-4o-mini``); ``since`` inclusive and ``until`` exclusive, so adjacent windows never share
+    a row; ``text`` a case-insensitive substring of any prompt message's content or of the raw
+    response, taken literally (``%`` and ``_`` are not wildcards).
+    """
+
+    symbol: str | None
+    analyst: str | None
+    model: str | None
+    since: datetime | None
+    until: datetime | None
+    text: str | None
+
+
 class DecisionLog(Protocol):
     def record(self, decision: Decision) -> None: ...
 
@@ -58,12 +75,16 @@ class DecisionLog(Protocol):
         a replay finds its answer without rebuilding the prompt, and knows how it was first made."""
         ...
 
-    def query(self, *, symbol: str | None = None, since: datetime | None = None, limit: int = 100) -> list[Decision]:
-        """Newest first."""
+    def query(self, *, symbol: str | None = None, analyst: str | None = None, model: str | None = None,
+              since: datetime | None = None, until: datetime | None = None, text: str | None = None,
+              limit: int = 100) -> list[Decision]:
+        """The newest ``limit`` decisions matching every given filter (see ``DecisionFilter``), newest first."""
         ...
 
-    def iterate(self, *, symbol: str | None = None, since: datetime | None = None) -> Iterator[Decision]:
-        """Every matching decision, oldest first, fetched in batches (for exports)."""
+    def iterate(self, *, symbol: str | None = None, analyst: str | None = None, model: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                text: str | None = None) -> Iterator[Decision]:
+        """Every matching decision (see ``DecisionFilter``), oldest first, fetched in batches (for exports)."""
         ...
 
     def usage(self) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """``/api/ai-logs``: the AI decision log (seed 001): list, JSON and CSV exports, token and cost usage.
 
-Bad ``limit``, ``since`` or ``symbol`` values answer 400 in the AI-seed error shape, naming the
-field. Exports stream straight from the store's keyset-paged ``iterate``: Starlette pulls the sync
+The list and both exports take the same filters (asset, analyst, model, a ``since``/``until``
+window and a text search ``q``), parsed once by ``log_filter``, so an export holds exactly the rows
+the list shows, all of them. Bad values answer 400 in the AI-seed error shape, naming the field.
+Exports stream straight from the store's keyset-paged ``iterate``: Starlette pulls the sync
 generator in its thread pool, so a large log neither blocks the event loop nor sits in memory.
 """
 
@@ -16,21 +18,24 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response, StreamingResponse
 
-from tradewind.analysts.decisions import Decision
+from tradewind.analysts.decisions import Decision, DecisionFilter
 from tradewind.api.deps import ContainerDep
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.excerpt import excerpt
 from tradewind.domain.symbol import normalize_symbol
 
-__all__ = ["CSV_COLUMNS", "MAX_LIMIT", "parse_limit", "parse_since", "router"]
+__all__ = ["CSV_COLUMNS", "MAX_LIMIT", "MAX_NAME", "MAX_TEXT", "log_filter", "parse_limit", "parse_since", "parse_time",
+           "router"]
 
 router = APIRouter(prefix="/api/ai-logs", tags=["ai-logs"])
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+MAX_TEXT = 200  # a search term, not a document: every remaining row's text is scanned for it
+MAX_NAME = 255  # the analyst and model columns' size
 CSV_COLUMNS = (
     "decision_id", "created_at", "analyst", "symbol", "timeframe", "model", "source", "latency_ms",
     "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "error", "signal_id", "input_hash",
@@ -38,12 +43,20 @@ CSV_COLUMNS = (
     "finish_reason",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_TIME_FORMS = "an ISO-8601 time (2026-11-21T06:00:00Z; no offset means UTC) or epoch milliseconds"
 
 # Plain strings, parsed here, so a bad value answers 400 naming its field (not a generic 422).
 SymbolQuery = Annotated[str | None, Query(description="asset filter; BTCUSDT, BTC/USDT and btc-usdt are one symbol")]
-SinceQuery = Annotated[
-    str | None, Query(description="only decisions at or after this time: ISO-8601 or epoch milliseconds")
-]
+AnalystQuery = Annotated[str | None, Query(
+    description=f"analyst, exactly as logged: llm:gpt-4o-mini, assistant:<model> (at most {MAX_NAME} characters)")]
+ModelQuery = Annotated[str | None, Query(
+    description=f"model, exactly as logged: gpt-4o-mini, llama3.1:8b (at most {MAX_NAME} characters)")]
+SinceQuery = Annotated[str | None, Query(description=f"only decisions at or after this time: {_TIME_FORMS}")]
+UntilQuery = Annotated[str | None, Query(
+    description=f"only decisions before this time (exclusive, after since): {_TIME_FORMS}")]
+TextQuery = Annotated[str | None, Query(
+    description=f"text search: a case-insensitive substring of a prompt message or the raw response, taken "
+                f"literally (% and _ are not wildcards); at most {MAX_TEXT} characters")]
 LimitQuery = Annotated[str | None, Query(description=f"how many, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})")]
 
 
@@ -62,8 +75,8 @@ def parse_limit(text: str | None) -> int:
     return value
 
 
-def parse_since(text: str | None) -> datetime | None:
-    """``since`` as an aware UTC time from ISO-8601 (no offset means UTC) or epoch milliseconds."""
+def parse_time(text: str | None, *, field: str) -> datetime | None:
+    """An aware UTC time from ISO-8601 (no offset means UTC) or epoch milliseconds; blank is None."""
     if text is None or not text.strip():
         return None
     raw = text.strip()
@@ -72,11 +85,48 @@ def parse_since(text: str | None) -> datetime | None:
             return datetime.fromtimestamp(int(raw) / 1000, tz=timezone.utc)
         value = datetime.fromisoformat(raw)
     except (ValueError, OverflowError, OSError):
-        raise ValidationError(
-            f"since must be an ISO-8601 time (2026-11-21T06:00:00Z) or epoch milliseconds (got {excerpt(text)})",
-            field="since",
-        ) from None
+        raise ValidationError(f"{field} must be {_TIME_FORMS} (got {excerpt(text)})", field=field) from None
     return value.astimezone(timezone.utc) if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """``since`` as an aware UTC time (see ``parse_time``)."""
+    return parse_time(text, field="since")
+
+
+def _text(text: str | None, *, field: str, limit: int) -> str | None:
+    """A search term, taken literally: blank is None; at most ``limit`` characters and no control
+    characters but tab and newlines (PostgreSQL cannot even hold a NUL), else a ``ValidationError``."""
+    if text is None or not text.strip():
+        return None
+    if len(text) > limit:
+        raise ValidationError(f"{field} must be at most {limit} characters (got {len(text)})", field=field)
+    if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in text):
+        raise ValidationError(f"{field} must be printable text (got {excerpt(text)})", field=field)
+    return text
+
+
+def _name(text: str | None, *, field: str) -> str | None:
+    """An analyst or model name as logged: the search term's rules, surrounding blanks dropped."""
+    name = _text(text, field=field, limit=MAX_NAME)
+    return name.strip() if name is not None else None
+
+
+async def log_filter(
+    symbol: SymbolQuery = None, analyst: AnalystQuery = None, model: ModelQuery = None,
+    since: SinceQuery = None, until: UntilQuery = None, q: TextQuery = None,
+) -> DecisionFilter:
+    """The filters the list and both exports share, checked before anything is read or streamed."""
+    start, end = parse_time(since, field="since"), parse_time(until, field="until")
+    if start is not None and end is not None and end <= start:
+        raise ValidationError(f"until must be after since (got since {start.isoformat()}, until {end.isoformat()})",
+                              field="until")
+    return DecisionFilter(symbol=_symbol(symbol), analyst=_name(analyst, field="analyst"),
+                          model=_name(model, field="model"), since=start, until=end,
+                          text=_text(q, field="q", limit=MAX_TEXT))
+
+
+FilterDep = Annotated[DecisionFilter, Depends(log_filter)]
 
 
 def _symbol(text: str | None) -> str | None:
@@ -129,29 +179,22 @@ def _attachment(extension: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="ai-logs-{stamp}.{extension}"'}
 
 
-@router.get("", summary="AI decision logs, newest first, filtered by asset and time")
-async def list_logs(
-    container: ContainerDep, symbol: SymbolQuery = None, limit: LimitQuery = None, since: SinceQuery = None
-) -> Response:
-    rows = await asyncio.to_thread(
-        container.decisions.query, symbol=_symbol(symbol), since=parse_since(since), limit=parse_limit(limit)
-    )
+@router.get("", summary="AI decision logs, newest first, filtered by asset, analyst, model, time and text")
+async def list_logs(container: ContainerDep, where: FilterDep, limit: LimitQuery = None) -> Response:
+    count = parse_limit(limit)
+    rows = await asyncio.to_thread(lambda: container.decisions.query(**where, limit=count))
     return Response(orjson.dumps([_document(row) for row in rows]), media_type="application/json")
 
 
-@router.get("/export/json", summary="Every matching decision as a JSON array (download)")
-async def export_json(
-    container: ContainerDep, symbol: SymbolQuery = None, since: SinceQuery = None
-) -> StreamingResponse:
-    rows = container.decisions.iterate(symbol=_symbol(symbol), since=parse_since(since))
+@router.get("/export/json", summary="Every matching decision as a JSON array, oldest first (download)")
+async def export_json(container: ContainerDep, where: FilterDep) -> StreamingResponse:
+    rows = container.decisions.iterate(**where)
     return StreamingResponse(_json_rows(rows), media_type="application/json", headers=_attachment("json"))
 
 
-@router.get("/export/csv", summary="Every matching decision as CSV, one row each (download)")
-async def export_csv(
-    container: ContainerDep, symbol: SymbolQuery = None, since: SinceQuery = None
-) -> StreamingResponse:
-    rows = container.decisions.iterate(symbol=_symbol(symbol), since=parse_since(since))
+@router.get("/export/csv", summary="Every matching decision as CSV, one row each, oldest first (download)")
+async def export_csv(container: ContainerDep, where: FilterDep) -> StreamingResponse:
+    rows = container.decisions.iterate(**where)
     return StreamingResponse(_csv_rows(rows), media_type="text/csv; charset=utf-8", headers=_attachment("csv"))
 
 

@@ -15,6 +15,7 @@ from tradewind.api.errors import install_error_handlers
 from tradewind.api.request_route import openapi_models
 from tradewind.bootstrap import Container, build_container
 from tradewind.settings import Settings
+from tradewind.web.routes import install_dashboard
 
 __all__ = ["create_app"]
 
@@ -54,6 +55,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.include_router(openai_v1.router)
     app.include_router(assistants_v1.router)
     app.include_router(files_v1.router)
+    install_dashboard(app)
     _document_request_bodies(app)
     return app
 

@@ -13,7 +13,7 @@ import asyncio
 from datetime import datetime, timezone
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tradewind import __version__
@@ -21,6 +21,7 @@ from tradewind.api.deps import ContainerDep
 from tradewind.bootstrap import Container
 from tradewind.storage.db import check_connection
 from tradewind.signals.periodic import disabled_status
+from tradewind.web.routes import dashboard_redirect, wants_html
 
 __all__ = ["periodic_analysis", "router"]
 
@@ -110,7 +111,10 @@ def trading_state(container: Container) -> dict[str, object]:
 
 
 @router.get("/", summary="Service information and the endpoints that exist")
-async def root(container: ContainerDep) -> Response:
+async def root(container: ContainerDep, request: Request) -> Response:
+    """The seed's JSON for API clients; a browser asking for a page is sent to the dashboard."""
+    if wants_html(request):
+        return dashboard_redirect()
     interval, _ = periodic_analysis(container)
     return _json(
         {
@@ -137,6 +141,7 @@ async def root(container: ContainerDep) -> Response:
                 "health": "GET /health - Health check with database status",
                 "websocket": "WS /ws - Real-time AI signal broadcasting (channels: signals, "
                 "candles:{SYMBOL}:{timeframe}, trading:{SYMBOL})",
+                "dashboard": "GET /dashboard - The live web dashboard (a browser asking for / is sent there)",
             },
             "documentation": "/docs",
             "features": {

@@ -21,7 +21,7 @@ from tradewind.domain.epoch import MAX_EPOCH_SECONDS
 from tradewind.domain.symbol import MAX_SYMBOL_INPUT, normalize_symbol
 from tradewind.domain.timeframe import MAX_TIMEFRAME_INPUT
 from tradewind.trading.backtest import BacktestSpec
-from tradewind.trading.service import MAX_CHART_CANDLES, MAX_LIMIT
+from tradewind.trading.service import MAX_CHART_CANDLES, MAX_LIMIT, MAX_VIEW_CANDLES
 
 __all__ = ["router"]
 
@@ -104,6 +104,16 @@ async def dashboard(symbol: SymbolPath, trading: TradingDep,
     return await trading.dashboard(symbol, candles=candles, trades=trades)
 
 
+@router.get("/assets/{symbol}/chart", summary="Candles with EMA and Bollinger lines, fair value gaps and order "
+                                              "blocks, swings, BOS and CHoCH, and the asset's signals and trades")
+async def chart(symbol: SymbolPath, trading: TradingDep,
+                timeframe: Annotated[str | None, Query(max_length=MAX_TIMEFRAME_INPUT,
+                                                       description="default: the asset's own")] = None,
+                candles: Annotated[int, Query(ge=1, le=MAX_VIEW_CANDLES)] = 500) -> dict[str, Any]:
+    tf = parse_timeframe(timeframe, field="timeframe") if timeframe else None
+    return await trading.chart(symbol, timeframe=tf, candles=candles)
+
+
 @router.post("/assets/{symbol}/pause", summary="Stop deciding for this asset (positions and their stops stay)")
 async def pause(symbol: SymbolPath, trading: TradingDep, _: AdminDep) -> dict[str, Any]:
     return await trading.pause(symbol)
@@ -179,6 +189,12 @@ async def start_backtest(request: Request, container: ContainerDep, response: Re
 @router.get("/backtests", summary="Recent backtests (without their reports)")
 async def list_backtests(container: ContainerDep) -> dict[str, Any]:
     return {"backtests": [job.as_dict(report=False) for job in container.backtests.list()]}
+
+
+@router.get("/backtests/options", summary="What a backtest may be started with: strategies and their params, "
+                                          "analysts, risk profiles and the stored candles")
+async def backtest_options(container: ContainerDep) -> dict[str, Any]:
+    return await container.backtests.options()
 
 
 @router.get("/backtests/{job_id}", summary="A backtest's status, progress and, once done, its report")

@@ -126,7 +126,12 @@ class SimClock:
         while self._awake:
             self._quiet = asyncio.Event()
             try:
-                await asyncio.wait_for(self._quiet.wait(), self.quiet_timeout)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that comes just
+                # after the event is set (CPython gh-86296), and a stop cancels the feed exactly then (it
+                # has just cancelled the woken loops): the replay then played on to its end, and the
+                # service did not stop.
+                async with asyncio.timeout(self.quiet_timeout):
+                    await self._quiet.wait()
             except TimeoutError:
                 names = ", ".join(sorted(t.get_name() for t in self._awake))
                 raise RuntimeError(

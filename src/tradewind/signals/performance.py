@@ -19,6 +19,10 @@ None, never a default; counts are always ints.
 
 ``by_analyst``, ``by_symbol`` and ``by_source`` repeat the report per analyst, symbol and answer
 source (an LLM analyst's ``llm``, ``llm_repaired``, ``cache`` and ``rules_fallback`` apart).
+``by_model`` repeats it per model that produced the signal (``signal_model``): the LLM's own
+answers (fresh, repaired or replayed from the log) under its model's name, and every signal the
+rule-based analyst produced, its own or an LLM analyst's fallback, under ``rules``, so the two
+are compared on what each actually decided.
 
 The seed's names are filled beside ours: ``overall_accuracy`` (= ``accuracy``),
 ``successful_predictions`` (= ``successful``), ``precision``, ``recall``, ``f1_score``.
@@ -27,15 +31,18 @@ The seed's names are filled beside ours: ``overall_accuracy`` (= ``accuracy``),
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tradewind.domain.errors import ValidationError
 from tradewind.signals.outcomes import Outcome, ScoredInput
 
-__all__ = ["CLASSES", "performance_report", "reliability"]
+__all__ = ["CLASSES", "RULES_MODEL", "performance_report", "reliability", "signal_model"]
 
 CLASSES = ("Long", "Short", "Neutral")
+RULES_MODEL = "rules"
+_RULES_SOURCES = frozenset({"rules", "rules_fallback"})
+_LLM_PREFIX = "llm:"
 
 Record = tuple[ScoredInput, Outcome]
 
@@ -46,7 +53,19 @@ def performance_report(records: Sequence[Record], *, buckets: int = 10) -> dict[
     report["by_analyst"] = {name: _report(group, buckets) for name, group in _group(records, "analyst")}
     report["by_symbol"] = {name: _report(group, buckets) for name, group in _group(records, "symbol")}
     report["by_source"] = {name: _report(group, buckets) for name, group in _group(records, "source")}
+    report["by_model"] = {name: _report(group, buckets) for name, group in _group(records, signal_model)}
     return report
+
+
+def signal_model(signal: ScoredInput) -> str:
+    """The model that produced a signal: ``rules`` for the rule-based analyst's own signals and
+    the fallbacks it gave in an LLM's place; the model an ``llm:<model>`` analyst is named after
+    (the name it logs its calls under); else the analyst's own name."""
+    if signal.source in _RULES_SOURCES or signal.analyst == RULES_MODEL:
+        return RULES_MODEL
+    if signal.analyst.startswith(_LLM_PREFIX) and len(signal.analyst) > len(_LLM_PREFIX):
+        return signal.analyst[len(_LLM_PREFIX):]
+    return signal.analyst
 
 
 def reliability(records: Sequence[Record], *, buckets: int = 10) -> list[dict[str, Any]]:
@@ -121,10 +140,10 @@ def _class_scores(resolved: Sequence[Record], name: str) -> dict[str, Any]:
             "precision": precision, "recall": recall, "f1": f1}
 
 
-def _group(records: Sequence[Record], key: str) -> list[tuple[str, list[Record]]]:
+def _group(records: Sequence[Record], key: str | Callable[[ScoredInput], str | None]) -> list[tuple[str, list[Record]]]:
     groups: dict[str, list[Record]] = {}
     for record in records:
-        value = getattr(record[0], key)
+        value = key(record[0]) if callable(key) else getattr(record[0], key)
         if value is not None:
             groups.setdefault(value, []).append(record)
     return sorted(groups.items())

@@ -68,6 +68,11 @@ class SignalStore(Protocol):
         """The newest signal stored since ``since`` for exactly this input, fallbacks left out."""
         ...
 
+    def for_symbol(self, symbol: str, *, since: int, limit: int = 500) -> list[StoredSignal]:
+        """The newest ``limit`` signals of one symbol at or after ``since`` (epoch ms), oldest first:
+        the markers of a chart."""
+        ...
+
     def stats(self) -> dict[str, Any]:
         """``total`` and ``symbols``: [(symbol, count, latest created_at)], busiest first."""
         ...
@@ -119,6 +124,10 @@ class MemorySignalStore:
                     and stored.analysis.get("source") != "rules_fallback":
                 return stored
         return None
+
+    def for_symbol(self, symbol: str, *, since: int, limit: int = 500) -> list[StoredSignal]:
+        found = [s for s in self._signals.values() if s.symbol == symbol and s.timestamp >= since]
+        return sorted(found, key=lambda s: s.timestamp)[-limit:] if limit > 0 else []
 
     def stats(self) -> dict[str, Any]:
         counts: dict[str, tuple[int, datetime]] = {}

@@ -113,6 +113,16 @@ class SqlCandleStore:
             found.setdefault(symbol, []).append(timeframe)
         return {symbol: sorted(tfs, key=_timeframe_order) for symbol, tfs in found.items()}
 
+    def coverage(self) -> list[dict[str, Any]]:
+        """Each stored (symbol, timeframe) with its candle count and first and last open times, in one
+        grouped query: what a backtest can run over, for a form to offer."""
+        query = select(_table.c.symbol, _table.c.timeframe, func.count(), func.min(_table.c.time),
+                       func.max(_table.c.time)).group_by(_table.c.symbol, _table.c.timeframe)
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [{"symbol": symbol, "timeframe": timeframe, "candles": int(count), "first": int(first), "last": int(last)}
+                for symbol, timeframe, count, first, last in sorted(rows, key=lambda r: (r[0], _timeframe_order(r[1])))]
+
     def _select(self, symbol: str, timeframe: Timeframe) -> Select[Any]:
         return select(*_VALUES).where(
             _table.c.symbol == normalize_symbol(symbol), _table.c.timeframe == parse_timeframe(timeframe).value

@@ -4,6 +4,12 @@ Each call is one short transaction. Times are stored in UTC (SQLite keeps no off
 another zone is converted before it is written or compared). Exports page with a keyset on
 ``(created_at, id)``, never ``OFFSET``: each batch is one indexed range read and memory stays flat
 however long the log grows, and no connection is held while the client downloads.
+
+The text filter looks inside each prompt message's ``content`` (the JSON's values, not its keys,
+so "role" or a quote does not match every row) and the raw response, with each database's own
+JSON functions (``json_each`` on SQLite, ``json_array_elements`` on PostgreSQL). It is a scan of
+the rows the other filters leave, walked newest first, so a listing stops at its ``limit``.
+SQLite folds case for ASCII letters only; PostgreSQL for every letter.
 """
 
 from __future__ import annotations
@@ -14,21 +20,24 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Engine,
     Select,
     and_,
     bindparam,
     case,
+    exists,
     func,
     insert,
     literal,
     literal_column,
+    or_,
     select,
     tuple_,
 )
 
-from tradewind.analysts.decisions import Decision
+from tradewind.analysts.decisions import Decision, DecisionFilter
 from tradewind.domain.symbol import normalize_symbol
 from tradewind.storage.tables import DecisionRow
 
@@ -111,17 +120,23 @@ class SqlDecisionLog:
             row = connection.execute(_REPLAY, {"model": model, "input_hash": input_hash}).first()
         return (row.decision_id, row.parsed, row.source) if row is not None else None
 
-    def query(self, *, symbol: str | None = None, since: datetime | None = None, limit: int = 100) -> list[Decision]:
-        """Newest first; ``symbol`` in any spelling (``btc/usdt``), ``since`` inclusive."""
+    def query(self, *, symbol: str | None = None, analyst: str | None = None, model: str | None = None,
+              since: datetime | None = None, until: datetime | None = None, text: str | None = None,
+              limit: int = 100) -> list[Decision]:
+        """Newest first; ``symbol`` in any spelling (``btc/usdt``), ``since`` inclusive, ``until`` exclusive."""
         if limit < 1:
             return []
-        query = self._filtered(symbol, since).order_by(_log.c.created_at.desc(), _log.c.id.desc()).limit(limit)
+        where = DecisionFilter(symbol=symbol, analyst=analyst, model=model, since=since, until=until, text=text)
+        query = self._filtered(where).order_by(_log.c.created_at.desc(), _log.c.id.desc()).limit(limit)
         with self._engine.connect() as connection:
             return [_decision(row) for row in connection.execute(query)]
 
-    def iterate(self, *, symbol: str | None = None, since: datetime | None = None) -> Iterator[Decision]:
+    def iterate(self, *, symbol: str | None = None, analyst: str | None = None, model: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                text: str | None = None) -> Iterator[Decision]:
         """Every matching decision, oldest first, ``batch_size`` rows per query."""
-        base = self._filtered(symbol, since).order_by(_log.c.created_at, _log.c.id).limit(self.batch_size)
+        where = DecisionFilter(symbol=symbol, analyst=analyst, model=model, since=since, until=until, text=text)
+        base = self._filtered(where).order_by(_log.c.created_at, _log.c.id).limit(self.batch_size)
         after: tuple[datetime, int] | None = None
         while True:
             query = base if after is None else base.where(self._after(*after))
@@ -153,14 +168,41 @@ class SqlDecisionLog:
         }
 
     # --- helpers ---------------------------------------------------------------------------------
-    @staticmethod
-    def _filtered(symbol: str | None, since: datetime | None) -> Select[Any]:
+    def _filtered(self, where: DecisionFilter) -> Select[Any]:
+        """The rows matching every given filter (see ``DecisionFilter``); the indexed ones first."""
+        symbol, analyst, model = where.get("symbol"), where.get("analyst"), where.get("model")
+        since, until, text = where.get("since"), where.get("until"), where.get("text")
         query = _SELECT
         if symbol is not None:
             query = query.where(_log.c.symbol == normalize_symbol(symbol))
+        if analyst is not None:
+            query = query.where(_log.c.analyst == analyst)
+        if model is not None:
+            query = query.where(_log.c.model == model)
         if since is not None:
             query = query.where(_log.c.created_at >= _utc(since))
+        if until is not None:
+            query = query.where(_log.c.created_at < _utc(until))
+        if text:
+            query = query.where(self._mentions(text))
         return query
+
+    def _mentions(self, text: str) -> ColumnElement[bool]:
+        """``text`` (taken literally, any case) in a prompt message's content or in the raw response.
+
+        A stored prompt that is not a JSON array (this code never writes one) reads as no messages
+        rather than failing the whole query."""
+        prompt = _log.c.prompt
+        if self._engine.dialect.name == "postgresql":
+            prompt = case((func.json_typeof(prompt) == "array", prompt), else_=literal([], JSON))
+            messages = func.json_array_elements(prompt).table_valued("value")
+            content = messages.c.value.op("->>")(literal("content"))
+        else:
+            array = and_(func.json_valid(prompt) == 1, func.json_type(prompt) == "array")
+            messages = func.json_each(case((array, prompt), else_=literal("[]"))).table_valued("value")
+            content = func.json_extract(messages.c.value, "$.content")
+        in_prompt = exists(select(literal(1)).select_from(messages).where(content.icontains(text, autoescape=True)))
+        return or_(_log.c.raw_response.icontains(text, autoescape=True), in_prompt)
 
     @staticmethod
     def _after(created_at: datetime, row_id: int) -> ColumnElement[bool]:

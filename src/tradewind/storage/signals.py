@@ -70,6 +70,17 @@ class SqlSignalStore:
                 return _signal(row)
         return None
 
+    def for_symbol(self, symbol: str, *, since: int, limit: int = 500) -> list[StoredSignal]:
+        query = (  # ix_ai_analysis_results_symbol_timestamp
+            select(*(_analyses.c[name] for name in _SIGNAL_COLUMNS))
+            .where(_analyses.c.symbol == symbol, _analyses.c.timestamp >= since)
+            .order_by(_analyses.c.timestamp.desc(), _analyses.c.id.desc())
+            .limit(max(0, limit))
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [_signal(row) for row in reversed(rows)]
+
     def stats(self) -> dict[str, Any]:
         query = (
             select(_analyses.c.symbol, func.count(), func.max(_analyses.c.created_at))

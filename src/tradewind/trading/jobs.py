@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -22,10 +23,10 @@ from tradewind.domain.clock import Clock
 from tradewind.domain.errors import NotFound, TradewindError, ValidationError
 from tradewind.domain.excerpt import excerpt
 from tradewind.trading.backtest import BacktestSpec, plain, run_backtest_sync
-from tradewind.trading.risk import risk_profile
+from tradewind.trading.risk import PROFILES, risk_profile
 from tradewind.trading.service import EQUITY_POINTS, thin_curve
 from tradewind.trading.strategies import BUILTIN
-from tradewind.trading.strategy import load_strategy
+from tradewind.trading.strategy import Param, load_strategy
 
 __all__ = ["BacktestJob", "BacktestJobs", "MAX_CANDLES"]
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_CANDLES = 600_000  # a year of one-minute candles, with room
 Status = Literal["queued", "running", "done", "failed"]
 CandleSource = Callable[[str, Any, float | None, float | None], Sequence[Candle]]
+Coverage = Callable[[], Sequence[Mapping[str, Any]]]
 
 
 @dataclass
@@ -67,9 +69,11 @@ class BacktestJob:
 
 class BacktestJobs:
     def __init__(self, *, candles: CandleSource, analysts: Callable[[], Mapping[str, Analyst]], clock: Clock,
-                 max_running: int = 2, keep: int = 20, strategy_paths: Collection[str] = ()) -> None:
+                 max_running: int = 2, keep: int = 20, strategy_paths: Collection[str] = (),
+                 stored: Coverage | None = None) -> None:
         self.strategy_paths = frozenset(strategy_paths)  # a request may not import a module of its choosing
         self.candles = candles  # (symbol, timeframe, start, end) -> stored closed candles, oldest first
+        self.stored = stored  # () -> [{symbol, timeframe, candles, first, last}] of the stored candles
         self.analysts = analysts
         self.clock = clock
         self.max_running = max_running
@@ -103,6 +107,16 @@ class BacktestJobs:
         self._trim()
         job.task = asyncio.create_task(self._run(job, candles, analysts), name=f"backtest-{job.id}")
         return job
+
+    async def options(self) -> dict[str, Any]:
+        """What a backtest may be started with: the strategies and their declared parameters, the
+        analysts, the risk profiles and the stored candles, so a form offers only what will run."""
+        stored = list(await asyncio.to_thread(self.stored)) if self.stored is not None else []
+        strategies = [_strategy_document(name, cls) for name, cls in BUILTIN.items()]
+        strategies += [{"name": path, "summary": "", "uses_signals": None, "params": []}
+                       for path in sorted(self.strategy_paths)]  # listed, not imported to describe them
+        return {"strategies": strategies, "analysts": list(self.analysts()), "risk_profiles": list(PROFILES),
+                "stored": stored}
 
     def get(self, job_id: str) -> BacktestJob:
         job = self._jobs.get(job_id) if isinstance(job_id, str) and len(job_id) <= 64 else None
@@ -147,3 +161,14 @@ class BacktestJobs:
         finished = [job_id for job_id, job in self._jobs.items() if job.status in ("done", "failed")]
         for job_id in finished[: max(0, len(self._jobs) - self.keep)]:
             del self._jobs[job_id]
+
+
+def _strategy_document(name: str, cls: type[Any]) -> dict[str, Any]:
+    """A built-in strategy as a form shows it: the first line of its module's docstring and its params."""
+    doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
+    summary = doc[0].replace("``", "") if doc else ""
+    declared: Mapping[str, Param] = getattr(cls, "params", {})
+    return {"name": name, "summary": summary, "uses_signals": bool(getattr(cls, "uses_signals", False)),
+            "params": [{"name": key, "type": param.kind.__name__, "default": param.default, "minimum": param.minimum,
+                        "maximum": param.maximum, "description": param.description}
+                       for key, param in declared.items()]}

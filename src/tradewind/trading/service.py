@@ -23,14 +23,17 @@ from tradewind.domain.excerpt import excerpt
 from tradewind.domain.orders import Order, Position, PositionSide
 from tradewind.domain.timeframe import Timeframe
 from tradewind.trading.analytics import performance, trade_dict, trade_stats
+from tradewind.signals.records import SignalStore
 from tradewind.trading.assets import AssetState
+from tradewind.trading.chart import MAX_CHART_SIGNALS, chart_document
 from tradewind.trading.engine import TradingEngine
 from tradewind.trading.records import AssetConfig, TradingStore
 
-__all__ = ["EQUITY_POINTS", "MAX_LIMIT", "TradingService", "position_dict", "thin_curve"]
+__all__ = ["EQUITY_POINTS", "MAX_LIMIT", "MAX_VIEW_CANDLES", "TradingService", "position_dict", "thin_curve"]
 
 MAX_LIMIT = 1000  # rows a list answers at most
 MAX_CHART_CANDLES = 500
+MAX_VIEW_CANDLES = 5000  # the chart view's candles at most (the streamer's buffer holds 1,000 by default)
 EQUITY_POINTS = 2000  # the performance report's curves are thinned to about this many points
 CHANGES = ("interval_minutes", "strategy", "params", "analyst", "risk", "risk_overrides")
 
@@ -47,10 +50,13 @@ def position_dict(position: Position, price: float | None) -> dict[str, Any]:
 
 class TradingService:
     def __init__(self, engine: TradingEngine, store: TradingStore,
-                 chart: Callable[[str, Timeframe, int], list[Candle]]) -> None:
+                 chart: Callable[[str, Timeframe, int], list[Candle]], signals: SignalStore | None = None,
+                 timeframes: Sequence[Timeframe] = ()) -> None:
         self.engine = engine
         self.store = store
-        self.chart = chart  # the streamer's newest candles (the forming one last): the dashboard's chart
+        self.candles = chart  # the streamer's newest candles (the forming one last): the dashboard's chart
+        self.signals = signals
+        self.timeframes = tuple(timeframes)  # what the streamer keeps: the chart's timeframe switch
 
     # --- reads -------------------------------------------------------------------------------------
     def assets(self) -> list[dict[str, Any]]:
@@ -66,7 +72,7 @@ class TradingService:
         symbol = state.config.symbol
         _limit(candles, "candles", MAX_CHART_CANDLES)
         _limit(trades, "trades", MAX_LIMIT)
-        chart = self.chart(symbol, state.config.timeframe, candles)
+        chart = self.candles(symbol, state.config.timeframe, candles)
         book = self.engine.portfolio
         position = book.positions.get(symbol)
         price = book.prices.get(symbol) or (chart[-1].close if chart else None)
@@ -92,6 +98,31 @@ class TradingService:
             "risk_events": [_risk(e) for e in events],
             "portfolio": summary,
         }
+
+    async def chart(self, symbol: str, *, timeframe: Timeframe | None = None, candles: int = 500) -> dict[str, Any]:
+        """One asset's chart: candles, the analyst's overlays, its signals and trades in range, and the
+        open position with its stop and target (``trading.chart``)."""
+        state = self.engine.state(symbol)
+        symbol = state.config.symbol
+        _limit(candles, "candles", MAX_VIEW_CANDLES)
+        timeframe = timeframe or state.config.timeframe
+        if self.timeframes and timeframe not in self.timeframes:
+            raise ValidationError(f"timeframe {timeframe.value} is not streamed: use one of "
+                                  f"{', '.join(tf.value for tf in self.timeframes)}", field="timeframe")
+        bars = self.candles(symbol, timeframe, candles)
+        book = self.engine.portfolio
+        position = book.positions.get(symbol)
+        held = position_dict(position, book.prices.get(symbol)) if position is not None else None
+        since = bars[0].time * 1000 if bars else 0
+        signals = self.signals
+
+        def stored() -> tuple[list[Any], list[Any]]:
+            found = signals.for_symbol(symbol, since=since, limit=MAX_CHART_SIGNALS) if signals and bars else []
+            return found, self.store.trades(symbol=symbol, limit=MAX_LIMIT)
+
+        found, trades = await asyncio.to_thread(stored)
+        return await asyncio.to_thread(chart_document, symbol, timeframe.value, bars, signals=found, trades=trades,
+                                       position=held)
 
     async def trades(self, *, symbol: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         _limit(limit, "limit", MAX_LIMIT)
