@@ -63,6 +63,7 @@ def test_models_list_the_built_in_analyst(client: openai.OpenAI) -> None:
     ids = [m.id for m in client.models.list()]
     assert MODEL in ids
     assert client.models.retrieve(MODEL).owned_by == "tradewind"
+    assert "get_market_data" in client.models.retrieve(MODEL).model_extra["server_tools"]  # what runs here
     with pytest.raises(openai.NotFoundError) as missing:
         client.models.retrieve("gpt-9-nonexistent")
     assert missing.value.code == "model_not_found" and missing.value.param == "model"

@@ -99,7 +99,8 @@ class ChatService:
         if name not in self.models:
             raise ModelNotFound(f"The model {excerpt(name)} does not exist", field="model")
         upstream = getattr(self.models[name], "remote", False)
-        return {"id": name, "object": "model", "created": self.created, "owned_by": "upstream" if upstream else "tradewind"}
+        return {"id": name, "object": "model", "created": self.created, "owned_by": "upstream" if upstream else "tradewind",
+                "server_tools": list(self.tools)}  # a function tool of one of these names runs here
 
     async def complete(self, request: ChatRequest, owner: str = LOCAL_OWNER) -> Completion:
         """The completion; ``owner`` is whose request it is (whose files the tools may read)."""

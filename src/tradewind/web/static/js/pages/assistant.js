@@ -12,9 +12,8 @@ import {postEvents} from '../sse.js';
 
 const KEYS = {assistant: 'tradewind.assistant.id', thread: 'tradewind.assistant.thread', model: 'tradewind.assistant.model'};
 const DEFAULT_MODEL = 'tradewind-analyst';
-// the server's built-in tools: a function tool naming one is run server-side with its own schema
-const TOOLS = ['get_market_data', 'generate_trading_signals', 'get_positions', 'get_performance',
-  'calculate_risk_metrics', 'analyze_portfolio', 'run_backtest'];
+// the server's own tools, as GET /v1/models lists them: a function tool naming one runs server-side
+let serverTools = [];
 const INSTRUCTIONS = 'You are the trading assistant of a tradewind server. Answer from what the tools return and cite '
   + 'their figures; say so when a figure is unknown. Trading here is paper trading; nothing you say is financial advice.';
 const HISTORY_RUNS = 20; // the newest runs whose tool steps are shown again when the thread is loaded
@@ -114,7 +113,7 @@ export async function mount(root) {
     if (!assistantId) {
       const made = await post('/v1/assistants', {
         model: DEFAULT_MODEL, name: 'tradewind dashboard', instructions: INSTRUCTIONS, metadata: {created_by: 'dashboard'},
-        tools: TOOLS.map((name) => ({type: 'function', function: {name}})),
+        tools: serverTools.map((name) => ({type: 'function', function: {name}})),
       }, {signal: page.signal});
       assistantId = made.id;
       localStorage.setItem(KEYS.assistant, assistantId);
@@ -272,6 +271,7 @@ export async function mount(root) {
   // --- the models, and the thread so far -------------------------------------------------------------
   const models = await get('/v1/models', null, {signal: page.signal});
   const ids = (models.data || []).map((m) => m.id);
+  serverTools = [...new Set((models.data || []).flatMap((m) => m.server_tools || []))];
   const wanted = localStorage.getItem(KEYS.model);
   const chosen = ids.includes(wanted) ? wanted : ids.includes(DEFAULT_MODEL) ? DEFAULT_MODEL : ids[0];
   fill(modelSelect, (models.data || []).map((m) => h('option', {value: m.id, selected: m.id === chosen},
