@@ -5,6 +5,7 @@ and replays offline to the identical report without a call or a row."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -15,16 +16,34 @@ from typing import Any
 
 from fakes.openai_server import FakeOpenAI
 from support.llm_answers import signal_answer
+from typer.testing import CliRunner
+
+from tradewind.cli import app
 
 DATA = Path(__file__).parent / "data"
+
+
+def arguments(*extra: str, warmup: str = "200") -> list[str]:
+    return ["evaluate", "--data", str(DATA / "ETH_BTC-5m.json"), "--symbol", "ETH/BTC", "--timeframe", "5m",
+            "--higher", "1h", "--warmup", warmup, "--step", "400", "--json", *extra]
 
 
 def evaluate(tmp_path: Path, env: dict[str, str], *extra: str, warmup: str = "200") -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRADEWIND_", "OPENAI_"))}
     environ.update({"TRADEWIND_DATABASE_URL": f"sqlite:///{tmp_path / 'tw.db'}", "COLUMNS": "200", **env})
-    command = [sys.executable, "-m", "tradewind", "evaluate", "--data", str(DATA / "ETH_BTC-5m.json"), "--symbol",
-               "ETH/BTC", "--timeframe", "5m", "--higher", "1h", "--warmup", warmup, "--step", "400", "--json", *extra]
+    command = [sys.executable, "-m", "tradewind", *arguments(*extra, warmup=warmup)]
     return subprocess.run(command, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120)
+
+
+def evaluate_here(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    """The same command and environment run in this process, for the runs that stop before any model
+    call (an estimate over the cap, a missing model): a new interpreter would spend most of their time
+    importing tradewind. The runs that call the model, log and replay stay real processes."""
+    environ: dict[str, str | None] = {k: None for k in os.environ if k.startswith(("TRADEWIND_", "OPENAI_"))}
+    environ.update({"TRADEWIND_DATABASE_URL": f"sqlite:///{tmp_path / 'tw.db'}", "COLUMNS": "200", **env})
+    with contextlib.chdir(tmp_path):
+        result = CliRunner().invoke(app, arguments(*extra), env=environ)
+    return subprocess.CompletedProcess(arguments(*extra), result.exit_code, result.stdout, result.stderr)
 
 
 def report_of(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -47,7 +66,7 @@ def junk_first(request: dict[str, Any]) -> str:
 def test_estimate_cap_log_and_offline_replay(tmp_path: Path) -> None:
     with FakeOpenAI(signal_answer, model="gpt-4o-mini", tokenizer=True).running() as fake:
         env = {"TRADEWIND_LLM_BASE_URL": fake.base_url, "TRADEWIND_LLM_MODEL": "gpt-4o-mini"}
-        stopped = evaluate(tmp_path, env, "--analyst", "llm", "--max-cost", "0.000001")
+        stopped = evaluate_here(tmp_path, env, "--analyst", "llm", "--max-cost", "0.000001")
         assert stopped.returncode == 4 and "nothing was called" in stopped.stderr
         assert "14 analyses: 0 from the decision log, 14 to gpt-4o-mini" in stopped.stderr
         assert "counted by the server" in stopped.stderr  # the real prompt, measured by its tokenizer
@@ -71,7 +90,7 @@ def test_estimate_cap_log_and_offline_replay(tmp_path: Path) -> None:
         assert report_of(again) == report  # an exact replay
         assert len(fake.chat_requests()) == 14 and len(logged(tmp_path)) == 14  # nothing called, nothing written
 
-    unconfigured = evaluate(tmp_path, {}, "--analyst", "llm")
+    unconfigured = evaluate_here(tmp_path, {}, "--analyst", "llm")
     assert unconfigured.returncode == 2 and "OPENAI_API_KEY" in unconfigured.stderr
 
 
@@ -85,7 +104,7 @@ def test_the_cap_holds_when_the_model_needs_more_calls_than_estimated(tmp_path: 
         before = len(logged(tmp_path))
 
         fake.handler = junk_first
-        estimate = evaluate(tmp_path, env, "--analyst", "llm", "--max-cost", "0.000001")
+        estimate = evaluate_here(tmp_path, env, "--analyst", "llm", "--max-cost", "0.000001")
         line = next(text for text in estimate.stderr.splitlines() if text.startswith("estimate:"))
         estimated = float(line.rsplit("$", 1)[1])
         cap = estimated * 1.3  # above the estimate, below what this model will really cost

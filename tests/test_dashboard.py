@@ -31,8 +31,11 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Container]]:
-    with dashboard_server(tmp_path_factory.mktemp("dashboard"), trading_timeframe="1m",
-                          trading_interval_minutes=1) as (url, container):
+    # the bot's losing streaks (a cooldown, the daily loss limit) must not refuse the tests' manual entries
+    calm = {"cooldown_losses": 0, "daily_loss_limit": 1.0, "max_drawdown": 1.0}
+    assets = [{"symbol": symbol, "risk_overrides": calm} for symbol in ("BTCUSDT", "ETHUSDT")]
+    with dashboard_server(tmp_path_factory.mktemp("dashboard"), trading_timeframe="1m", trading_interval_minutes=1,
+                          trading_assets=assets) as (url, container):
         wait_for(lambda: all(a["cycles"] >= 1 for a in httpx.get(f"{url}/api/assets").json()["assets"]), timeout=30)
         yield url, container
 
