@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRADEWIND_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./var/tradewind.db"
+    redis_url: str | None = Field(
+        default=None, max_length=500,
+        description="redis://host:port/db: the bus, rate-limit counters and leases shared by several workers; "
+                    "unset = all in this process",
+    )
     symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS))
     timeframes: Annotated[list[Timeframe], NoDecode] = Field(default_factory=lambda: list(Timeframe))
     buffer_size: int = Field(default=1000, ge=10, le=100_000)
