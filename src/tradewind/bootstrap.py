@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from tradewind.adapters.broadcast import BroadcastHub
 from tradewind.adapters.openai_client import OpenAIChatClient
 from tradewind.adapters.pdf_text import pdf_text
+from tradewind.adapters.scale_out import ScaleOut
 from tradewind.analysts.base import Analyst
 from tradewind.assistants.builtin_model import BuiltinModel
 from tradewind.assistants.chat import ChatModel, ChatService
@@ -34,7 +35,6 @@ from tradewind.analysts.pricing import DEFAULT_PRICES
 from tradewind.analysts.rules import RulesAnalyst
 from tradewind.analysts.spend import SpendLimit
 from tradewind.domain import normalize_symbol, parse_timeframe
-from tradewind.domain.bus import InProcessBus
 from tradewind.domain.clock import Clock, SimClock, SystemClock
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.excerpt import excerpt
@@ -69,7 +69,8 @@ from tradewind.trading.reflections import ModelReflector, Reflector
 from tradewind.trading.risk import risk_profile
 from tradewind.trading.service import TradingService
 
-__all__ = ["Container", "build_assets", "build_broker", "build_container", "build_feed", "build_llm_analyst"]
+__all__ = ["Container", "build_assets", "build_broker", "build_container", "build_feed", "build_llm_analyst",
+           "build_scale_out"]
 
 T = TypeVar("T")
 
@@ -97,6 +98,7 @@ class Container:
     files: FileService  # /v1 files, searched by file_search
     vector_stores: VectorStores  # /v1 vector stores: the files an assistant or a thread searches
     wall_clock: Clock = field(default_factory=SystemClock)
+    scale: ScaleOut = field(default_factory=ScaleOut.single)  # this worker, the bus and leases it shares
 
     # the kernel's parts, by the names routes and tests use
     @property
@@ -158,6 +160,7 @@ class Container:
 
     async def start(self) -> None:
         self.hub.bind(asyncio.get_running_loop())
+        await asyncio.to_thread(self.scale.start)
         await self.kernel.start()
         settled = await self.runs.recover()  # runs a crash or a stop cut short end now, with the reason
         if settled:
@@ -167,6 +170,7 @@ class Container:
         await self.runs.stop()
         await self.backtests.stop()
         await self.kernel.stop()
+        await asyncio.to_thread(self.scale.close)
         close = getattr(self.kernel.broker, "close", None)
         if callable(close):
             close()
@@ -226,7 +230,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     upgrade_database(settings.database_url)
     database = create_engine_for(settings.database_url)
     candles = SqlCandleStore(database)
-    bus = InProcessBus()
+    scale = build_scale_out(settings)
+    bus = scale.bus
     feed = feed or build_feed(settings, clock)
     decisions = SqlDecisionLog(database)
     rules = RulesAnalyst()
@@ -260,7 +265,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     stores = Stores(signals=SqlSignalStore(database), trading=SqlTradingStore(database, clock=clock), candles=candles)
     kernel = build_kernel(config, clock=clock, feed=feed, broker=broker, stores=stores, bus=bus, analysts=analysts,
                           default_analyst=settings.analyst, market_view=rules, blocking=_in_thread,
-                          reflectors=reflectors)
+                          reflectors=reflectors, leases=scale.lease)
     hub = BroadcastHub(queue_size=settings.ws_queue_size, send_timeout=settings.ws_send_timeout_seconds)
     service = None
     if kernel.engine is not None:
@@ -284,7 +289,16 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
                                vector_stores=vector_stores, wall=time.time)
     runs = RunService(store=objects.store, objects=objects, models=chat.models, tools=chat.tools, wall=time.time)
     return Container(settings, database, kernel, candles, decisions, hub, llm_client, service, backtests, chat,
-                     objects, runs, files, vector_stores)
+                     objects, runs, files, vector_stores, scale=scale)
+
+
+def build_scale_out(settings: Settings) -> ScaleOut:
+    """One process by default; with ``TRADEWIND_REDIS_URL`` the bus and the leases over Redis, so
+    several workers (``serve --workers N``) share one stream of events and run each timed job once."""
+    if settings.redis_url is None:
+        return ScaleOut.single()
+    return ScaleOut.over_redis(settings.redis_url, prefix=settings.redis_prefix,
+                               lease_ttl_seconds=settings.lease_ttl_seconds)
 
 
 def _chat(settings: Settings, kernel: Kernel, trading: TradingService | None, backtests: BacktestJobs,

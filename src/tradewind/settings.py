@@ -56,6 +56,17 @@ class Settings(BaseSettings):
         description="redis://host:port/db: the bus, rate-limit counters and leases shared by several workers; "
                     "unset = all in this process",
     )
+    # scale-out: several workers on one PostgreSQL and one Redis (the bus across workers and the
+    # leases that run each timed job on one worker); used whenever TRADEWIND_REDIS_URL is set
+    redis_prefix: str = Field(
+        default="tradewind:", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="prefix of the Redis keys and the pub/sub channel: one per deployment sharing a Redis server",
+    )
+    lease_ttl_seconds: float = Field(
+        default=10.0, ge=1, le=600,
+        description="a dead worker's periodic analysis and trading move to another within this (keep it under "
+                    "TRADEWIND_ANALYSIS_INTERVAL_MINUTES and the assets' intervals)",
+    )
     symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS))
     timeframes: Annotated[list[Timeframe], NoDecode] = Field(default_factory=lambda: list(Timeframe))
     buffer_size: int = Field(default=1000, ge=10, le=100_000)

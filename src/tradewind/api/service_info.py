@@ -5,6 +5,8 @@ answered; ``llm`` adds the last call and the errors among the recent ones. Stora
 database (``mongodb_connected`` keeps the seed's name for the storage connection, ``database`` says
 which one it is). ``analysis_interval_minutes`` is the configured periodic analysis (null when off)
 and ``periodic_analysis`` its last and next run; ``websocket`` counts the ``/ws`` hub's clients.
+``worker`` names the worker process that answered (with several, each has its own), the leases it
+holds (``scheduler``: the periodic analysis; ``trading``: the engine) and its bus with the lag.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ async def health(container: ContainerDep) -> Response:
             "websocket": container.hub.stats(),
             "supported_symbols": container.streamer.symbols,
             "trading": trading_state(container),
+            "worker": container.scale.status(),
         }
     )
 

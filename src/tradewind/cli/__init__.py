@@ -21,6 +21,7 @@ from tradewind.analysts.spend import SpendLimitReached
 from tradewind.cli import output as out
 from tradewind.cli.analysts import llm_for_evaluation
 from tradewind.cli.backtest import backtest
+from tradewind.cli.workers import workers_problem
 from tradewind.domain.errors import TradewindError
 from tradewind.domain.excerpt import excerpt
 from tradewind.market.candle_file import CandleFileError
@@ -49,6 +50,10 @@ def serve(
     settings = out.load_settings()
     if settings.feed == "replay" and settings.replay_path is None:
         out.fail("invalid setting TRADEWIND_REPLAY_PATH: required when TRADEWIND_FEED=replay")
+    if workers > 1:
+        problem = workers_problem(settings)
+        if problem is not None:
+            out.fail(problem)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     upgrade_database(settings.database_url)
     uvicorn.run(

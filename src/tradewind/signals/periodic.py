@@ -6,8 +6,10 @@ service stores each signal and announces it (``SignalCreated`` on the bus). A fa
 logged and counted and the next one goes on. The first run starts once the streamer is running;
 runs start ``interval`` apart (a run longer than that is followed at once by the next).
 
-With several API workers each one runs its own scheduler for now, so every symbol is analysed
-once per worker and interval; a Redis lock making it once per interval is a later issue.
+With several API workers only the holder of the scheduler lease runs it (``Kernel``), so every
+symbol is analysed once per interval, not once per worker: each run's start is reported to
+``on_run`` (the lease notes it), and a worker taking over starts ``not_before`` an interval after
+the last run anywhere.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class PeriodicAnalysis:
         clock: Clock | None = None,
         ready_poll_seconds: float = 0.1,
         stop_grace_seconds: float = 5.0,
+        on_run: Callable[[float], None] | None = None,
     ) -> None:
         if interval_seconds <= 0:
             raise ValueError("interval_seconds must be positive (leave the scheduler out to turn it off)")
@@ -71,6 +74,7 @@ class PeriodicAnalysis:
         self.clock = clock or SystemClock()
         self.ready_poll_seconds = ready_poll_seconds
         self.stop_grace_seconds = stop_grace_seconds
+        self.on_run = on_run  # told each run's start time (the scheduler lease keeps it for a successor)
         self.runs = 0
         self.skipped_runs = 0  # ticks when the streamer was not running
         self.analyses = 0
@@ -81,15 +85,21 @@ class PeriodicAnalysis:
         self.next_run: float | None = None  # clock time of the next run; None until the streamer runs
         self.in_progress = False
 
-    async def run(self) -> None:
-        """The loop: wait for the streamer, then run every ``interval`` on the clock; cancel it to stop."""
+    async def run(self, *, not_before: float | None = None) -> None:
+        """The loop: wait for the streamer (and ``not_before``), then run every ``interval`` on the
+        clock; cancel it to stop."""
         await self.clock.sleep(0)  # start on the clock (a simulated one runs us only while it advances)
+        if not_before is not None and not_before > self.clock.now():
+            self.next_run = not_before
+            await self.clock.sleep_until(not_before)
         while not self.ready():
             await self.clock.sleep(self.ready_poll_seconds)
         while True:
             started = self.clock.now()
             self.next_run = started + self.interval_seconds
             if self.ready():
+                if self.on_run is not None:
+                    self.on_run(started)
                 await self.run_once()
             else:
                 self.skipped_runs += 1

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from tradewind.analysts.base import Analyst, MarketView
 from tradewind.domain.clock import Clock
+from tradewind.domain.lease import InProcessLease, Lease, LeaseFactory
 from tradewind.domain.ports import Broker, CandleFeed, CandleStore, EventBus
 from tradewind.domain.signal import Signal
 from tradewind.domain.timeframe import Timeframe
@@ -96,24 +97,50 @@ class Kernel:
     periodic: PeriodicAnalysis | None
     score_every_seconds: float | None
     stores: Stores
+    # who runs the timed jobs: with one process always this one; with several workers the holder
+    # of ``scheduler`` runs the periodic analysis and the outcome scoring, the holder of ``trading``
+    # the engine (one lease for the whole book: cash, exposure and risk limits span its assets)
+    scheduler_lease: Lease = field(default_factory=lambda: InProcessLease("scheduler"))
+    trading_lease: Lease = field(default_factory=lambda: InProcessLease("trading"))
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _scheduled: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         """Warm up and start streaming, resume the book, start the timed loops (all on the clock)."""
         if self.engine is not None:
-            await asyncio.to_thread(self.engine.restore)
-            await self.engine.start()
+            await self.trading_lease.start(self._start_trading, self._stop_trading)
         await self.runtime.start()
-        if self.score_every_seconds:
-            self._tasks.append(asyncio.create_task(self._score(self.score_every_seconds), name="outcome-scoring"))
-        if self.periodic is not None:
-            self._tasks.append(asyncio.create_task(self.periodic.run(), name="periodic-analysis"))
+        if self.score_every_seconds or self.periodic is not None:
+            await self.scheduler_lease.start(self._start_scheduled, self._stop_scheduled)
 
     async def stop(self) -> None:
         await cancel_tasks(self._tasks)
-        if self.engine is not None:
-            await self.engine.stop()
+        await self.scheduler_lease.stop()
+        await self.trading_lease.stop()
         await self.runtime.stop()
+
+    async def _start_trading(self) -> None:
+        """This process now holds the book: load it from the store (as a restart does), trade."""
+        assert self.engine is not None
+        await asyncio.to_thread(self.engine.restore)
+        await self.engine.start()
+
+    async def _stop_trading(self) -> None:
+        assert self.engine is not None
+        await self.engine.stop()
+
+    async def _start_scheduled(self) -> None:
+        if self.score_every_seconds:
+            self._scheduled.append(asyncio.create_task(self._score(self.score_every_seconds), name="outcome-scoring"))
+        if self.periodic is not None:
+            # a run another holder started less than an interval ago counts: no second one this interval
+            last = await asyncio.to_thread(self.scheduler_lease.noted)
+            not_before = None if last is None else last + self.periodic.interval_seconds
+            self._scheduled.append(asyncio.create_task(self.periodic.run(not_before=not_before),
+                                                       name="periodic-analysis"))
+
+    async def _stop_scheduled(self) -> None:
+        await cancel_tasks(self._scheduled)
 
     async def _score(self, every: float) -> None:
         """Score stored signals against the candles that followed them, every ``every`` seconds."""
@@ -139,9 +166,11 @@ def build_kernel(
     market_view: MarketView | None = None,
     blocking: Blocking = inline,  # type: ignore[assignment]
     reflectors: Mapping[str, Reflector] | None = None,
+    leases: LeaseFactory = InProcessLease,
 ) -> Kernel:
     """Wire one kernel; ``analysts`` maps names (``rules``, ``llm``) to analysts, ``default_analyst``
-    answers the API and the periodic analysis."""
+    answers the API and the periodic analysis; ``leases`` decides which process runs the timed jobs."""
+    scheduler_lease, trading_lease = leases("scheduler"), leases("trading")
     symbols = list(dict.fromkeys([*config.symbols, *(a.symbol for a in config.assets)]))
     timeframes = list(config.timeframes)
     streamer = MultiTimeframeStreamer(symbols, timeframes, buffer_size=config.buffer_size, bus=bus, clock=clock)
@@ -181,13 +210,14 @@ def build_kernel(
     if config.periodic_minutes > 0:
         periodic = PeriodicAnalysis(signals, symbols=lambda: streamer.symbols, interval_seconds=config.periodic_minutes * 60,
                                     symbol_delay_seconds=config.symbol_delay_seconds, ready=lambda: runtime.running,
-                                    clock=clock)
+                                    clock=clock, on_run=scheduler_lease.note)
     return Kernel(
         clock=clock, bus=bus, feed=feed, broker=broker, streamer=streamer, runtime=runtime, recorder=recorder,
         streamer_service=streamer_service, signals=signals, analysts=services,
         queries=SignalQueries(store=stores.signals, service=signals, clock=clock),
         scorer=OutcomeScorer(store=stores.signals, candles=stores.candles), portfolio=portfolio, engine=engine,
         periodic=periodic, score_every_seconds=config.score_every_seconds, stores=stores,
+        scheduler_lease=scheduler_lease, trading_lease=trading_lease,
     )
 
 
