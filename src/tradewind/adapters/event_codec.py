@@ -40,7 +40,10 @@ class CodecError(ValueError):
 
 
 def encode(value: object) -> bytes:
-    return orjson.dumps(_tag(value), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    try:
+        return orjson.dumps(_tag(value), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    except TypeError as exc:  # orjson.JSONEncodeError is one
+        raise CodecError(f"not serialisable: {exc}") from exc
 
 
 def decode(data: bytes | str) -> Any:
