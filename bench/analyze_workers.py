@@ -1,0 +1,131 @@
+"""Cached POST /ai/analyze with 1 and with 2 workers (`tradewind serve --workers N`) on PostgreSQL + Redis.
+
+The same server both times, as a user would deploy it: `python -m tradewind serve --workers N` on
+the local PostgreSQL (a schema of its own, dropped afterwards) and Redis (the bus and leases, a
+key prefix of its own), one symbol streamed, no periodic analysis, no trading. The payload is
+the 3 x 100-candle body of `analyze_http.py`; every worker answers it from its cache once it has
+analysed it (warmed first). Load: wrk, one thread, unpinned (the machine has 2 cores and the
+load generator needs one too, so 2 workers cannot get 2 whole cores). Rounds alternate 1 and 2
+workers so background load on the machine hits both alike; the medians and their ratio are
+printed. Goal: 2 workers >= 1.7 x 1 worker.
+
+    .venv/bin/python bench/analyze_workers.py [--seconds 8] [--rounds 3] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+from analyze_http import LUA, body
+from loopback import free_port
+from sqlalchemy.engine import make_url
+
+POSTGRES_URL = os.environ.get("TRADEWIND_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/tradewind_test")
+REDIS_URL = os.environ.get("TRADEWIND_BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
+
+
+def start(workers: int, port: int, database_url: str, prefix: str, cwd: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
+    env.update({"TRADEWIND_DATABASE_URL": database_url, "TRADEWIND_REDIS_URL": REDIS_URL,
+                "TRADEWIND_REDIS_PREFIX": prefix, "TRADEWIND_SYMBOLS": "BTCUSDT", "TRADEWIND_HISTORY_HOURS": "24",
+                "TRADEWIND_ANALYSIS_INTERVAL_MINUTES": "0", "TRADEWIND_TRADING": "false"})
+    return subprocess.Popen([sys.executable, "-m", "tradewind", "serve", "--workers", str(workers), "--port", str(port)],
+                            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def warm(base: str, workers: int, server: subprocess.Popen[bytes], payload: dict[str, object]) -> None:
+    """Until every worker answered the payload from its cache (new connections land on either)."""
+    cached: set[int] = set()
+    deadline = time.monotonic() + 180
+    with httpx.Client(base_url=base, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as http:
+        while len(cached) < workers:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit(f"{workers} worker(s) did not come up")
+            try:
+                pid = http.get("/health").json()["worker"]["pid"]
+                answer = http.post("/ai/analyze", json=payload)
+                if answer.status_code != 200:
+                    raise SystemExit(f"/ai/analyze answered {answer.status_code}: {answer.text[:200]}")
+                if answer.json().get("cached"):
+                    cached.add(pid)  # the health and the analyze may be two workers: a few more tries
+            except (httpx.TransportError, KeyError, ValueError):
+                time.sleep(0.3)
+
+
+def wrk(url: str, script: Path, seconds: int, connections: int) -> float:
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad:
+        raise SystemExit(f"{bad.group(1)} error responses (a rate limit on /ai/analyze? switch it off for the bench)")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("this bench needs wrk (apt-get install wrk)")
+    schema, prefix = f"bench_workers_{uuid.uuid4().hex[:8]}", f"twbench:{uuid.uuid4().hex[:8]}:"
+    base_url = make_url(POSTGRES_URL)
+    libpq = base_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    database_url = base_url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    tmp = Path(tempfile.mkdtemp())
+    payload = body("ETHBTC")
+    template = tmp / "body.json"
+    template.write_text(json.dumps(body("__SYMBOL__")))
+    script = tmp / "same.lua"
+    script.write_text(LUA % (template, '"ETHBTC"'))
+    with psycopg.connect(libpq, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    try:
+        for _ in range(args.rounds):
+            for workers in (1, 2):
+                port = free_port()
+                server = start(workers, port, database_url, prefix, tmp)
+                try:
+                    warm(f"http://127.0.0.1:{port}", workers, server, payload)
+                    rates[workers].append(wrk(f"http://127.0.0.1:{port}/ai/analyze", script, args.seconds,
+                                              args.connections))
+                finally:
+                    server.terminate()
+                    server.wait(timeout=60)
+                print(f"  {workers} worker(s): {rates[workers][-1]:,.0f} req/s", flush=True)
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    one, two = statistics.median(rates[1]), statistics.median(rates[2])
+    print(f"cached POST /ai/analyze (3 x 100 candles), PostgreSQL + Redis, wrk 1 thread, {args.connections} "
+          f"connections, {args.rounds} x {args.seconds}s each, {os.cpu_count()} cores")
+    print(f"{'workers':<10} {'req/s (median)':>15} {'rounds':>30}")
+    for workers, rps in ((1, one), (2, two)):
+        print(f"{workers:<10} {rps:>15,.0f} {', '.join(f'{r:,.0f}' for r in rates[workers]):>30}")
+    ratio = two / one
+    print(f"ratio 2/1: {ratio:.2f}x (goal >= 1.7x: {'met' if ratio >= 1.7 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
