@@ -3,7 +3,8 @@
 One server, two uvicorn worker processes sharing its port: a signal made by whichever worker took
 ``POST /ai/analyze`` reaches the WebSocket clients of both workers, each exactly once; the
 periodic analysis runs once per interval across both (not once per worker); SIGKILL of the worker
-holding the scheduler lease moves the analysis to the other worker within one interval. And the
+holding the scheduler lease moves the analysis to the other worker within one interval; only the
+holder of the trading lease changes the book (the other answers 503 and shows the stored book). And the
 refusals: more than one worker on SQLite or without Redis.
 """
 
@@ -187,6 +188,18 @@ async def test_two_workers_share_one_bus_and_one_scheduler(server: tuple[Workers
         assert [copies(i) for i in inboxes] == [1] * len(inboxes)
         lags = [h["worker"]["bus"]["lag_seconds"]["max"] for h in (await workers.healths(10)).values()]
         assert any(lag is not None for lag in lags) and all(lag is None or 0 <= lag < 5 for lag in lags)
+
+        # one book: only the trading lease's holder changes it; the other shows what it stored
+        statuses = set()
+        for _ in range(30):
+            statuses.add((await workers.http.post("/api/assets/ETHUSDT/pause")).status_code)
+            if statuses == {200, 503}:
+                break
+        assert statuses == {200, 503}
+        await asyncio.sleep(1.2)  # the other worker reads the book again at most once a second
+        for _ in range(16):  # new connections: both workers answer
+            answer = (await workers.http.get("/api/assets/ETHUSDT")).json()
+            assert answer["paused"] is True and answer["status"] == "paused"
 
         # the leader dies; the other worker takes the scheduler over within one interval
         await asyncio.sleep(INTERVAL * 1.5)  # at least one periodic run by the first leader

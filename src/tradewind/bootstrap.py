@@ -271,7 +271,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     if kernel.engine is not None:
         service = TradingService(kernel.engine, stores.trading,
                                  lambda symbol, tf, limit: kernel.streamer.candles(symbol, tf, limit),
-                                 signals=stores.signals, timeframes=kernel.streamer.timeframes)
+                                 signals=stores.signals, timeframes=kernel.streamer.timeframes,
+                                 holds_book=None if scale.redis is None else lambda: kernel.trading_lease.held)
     backtests = BacktestJobs(
         candles=lambda symbol, tf, start, end: candles.between(symbol, tf, start, end, limit=MAX_CANDLES + 1),
         analysts=lambda: analysts, clock=SystemClock(), strategy_paths=paths, stored=candles.coverage,

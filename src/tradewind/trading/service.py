@@ -7,18 +7,24 @@ comes from the database is read in a worker thread. Overrides change the book, s
 through ``TradingEngine.run``: on the event loop with the paper broker, one at a time in a worker
 thread with a remote one. Every figure comes from the
 book or the store; what cannot be computed is None.
+
+With several workers one of them holds the book (the trading lease, ``holds_book``): the others
+show the book as the holder last stored it (read again at most once a second) and refuse the
+overrides with 503, so two processes never change one book; a retry may reach the holder.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from tradewind.domain.candle import Candle
-from tradewind.domain.errors import ValidationError
+from tradewind.domain.errors import Unavailable, ValidationError
 from tradewind.domain.excerpt import excerpt
 from tradewind.domain.orders import Order, Position, PositionSide
 from tradewind.domain.timeframe import Timeframe
@@ -35,6 +41,7 @@ MAX_LIMIT = 1000  # rows a list answers at most
 MAX_CHART_CANDLES = 500
 MAX_VIEW_CANDLES = 5000  # the chart view's candles at most (the streamer's buffer holds 1,000 by default)
 EQUITY_POINTS = 2000  # the performance report's curves are thinned to about this many points
+MIRROR_SECONDS = 1.0  # how stale another worker's view of the book may be
 CHANGES = ("interval_minutes", "strategy", "params", "analyst", "risk", "risk_overrides")
 
 
@@ -51,8 +58,10 @@ def position_dict(position: Position, price: float | None) -> dict[str, Any]:
 class TradingService:
     def __init__(self, engine: TradingEngine, store: TradingStore,
                  chart: Callable[[str, Timeframe, int], list[Candle]], signals: SignalStore | None = None,
-                 timeframes: Sequence[Timeframe] = ()) -> None:
+                 timeframes: Sequence[Timeframe] = (), holds_book: Callable[[], bool] | None = None) -> None:
         self.engine = engine
+        self.holds_book = holds_book  # None: one process, whose engine is the book
+        self._mirrored = -math.inf
         self.store = store
         self.candles = chart  # the streamer's newest candles (the forming one last): the dashboard's chart
         self.signals = signals
@@ -60,14 +69,17 @@ class TradingService:
 
     # --- reads -------------------------------------------------------------------------------------
     def assets(self) -> list[dict[str, Any]]:
+        self._follow()
         return [self._asset(state) for state in self.engine.assets.values()]
 
     def asset(self, symbol: str) -> dict[str, Any]:
+        self._follow()
         return self._asset(self.engine.state(symbol))
 
     async def dashboard(self, symbol: str, *, candles: int = 100, trades: int = 20) -> dict[str, Any]:
         """Seed 001's dashboard of one asset: price and chart, position, trades, P&L, statistics,
         the latest signal and reflection."""
+        self._follow()
         state = self.engine.state(symbol)
         symbol = state.config.symbol
         _limit(candles, "candles", MAX_CHART_CANDLES)
@@ -102,6 +114,7 @@ class TradingService:
     async def chart(self, symbol: str, *, timeframe: Timeframe | None = None, candles: int = 500) -> dict[str, Any]:
         """One asset's chart: candles, the analyst's overlays, its signals and trades in range, and the
         open position with its stop and target (``trading.chart``)."""
+        self._follow()
         state = self.engine.state(symbol)
         symbol = state.config.symbol
         _limit(candles, "candles", MAX_VIEW_CANDLES)
@@ -130,6 +143,7 @@ class TradingService:
         return [trade_dict(t) for t in await asyncio.to_thread(self.store.trades, symbol=canonical, limit=limit)]
 
     def positions(self) -> dict[str, Any]:
+        self._follow()
         book = self.engine.portfolio
         return {
             "positions": [position_dict(p, book.prices.get(p.symbol)) for p in book.positions.values()],
@@ -138,6 +152,7 @@ class TradingService:
 
     async def performance(self) -> dict[str, Any]:
         """The whole book's figures (trading.analytics) over its stored equity curve and trades."""
+        self._follow()
         summary = self.engine.portfolio.summary()
 
         def report() -> dict[str, Any]:
@@ -165,15 +180,18 @@ class TradingService:
 
     # --- overrides ---------------------------------------------------------------------------------
     async def pause(self, symbol: str) -> dict[str, Any]:
+        self._holding()
         await self.engine.run(lambda: self.engine.pause(symbol))
         return self.asset(symbol)
 
     async def resume(self, symbol: str) -> dict[str, Any]:
+        self._holding()
         await self.engine.run(lambda: self.engine.resume(symbol))
         return self.asset(symbol)
 
     async def update(self, symbol: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         """Change an asset's interval, strategy (and params), analyst or risk profile while it runs."""
+        self._holding()
         if not changes:
             raise ValidationError(f"nothing to change: send one of {', '.join(CHANGES)}", field="body")
         unknown = [key for key in changes if key not in CHANGES]
@@ -187,12 +205,36 @@ class TradingService:
         return self.asset(symbol)
 
     async def close(self, symbol: str, fraction: float = 1.0) -> dict[str, Any]:
+        self._holding()
         order = await self.engine.run(lambda: self.engine.close(symbol, fraction))
         return {"order": _order(order), "asset": self.asset(symbol)}
 
     async def enter(self, symbol: str, side: PositionSide, size: float | None = None) -> dict[str, Any]:
+        self._holding()
         order = await self.engine.run(lambda: self.engine.enter(symbol, side, size=size))
         return {"order": _order(order), "asset": self.asset(symbol)}
+
+    # --- several workers -------------------------------------------------------------------------
+    def _follow(self) -> None:
+        """Not the holder: the book and the asset settings as the holder last stored them."""
+        if self.holds_book is None or self.holds_book():
+            return
+        now = time.monotonic()
+        if now - self._mirrored < MIRROR_SECONDS:
+            return
+        self._mirrored = now
+        snapshot = self.store.load_portfolio()
+        if snapshot is not None:
+            self.engine.portfolio.restore(snapshot)
+        for config in self.store.load_assets():
+            state = self.engine.assets.get(config.symbol)
+            if state is not None:
+                state.config = config
+
+    def _holding(self) -> None:
+        if self.holds_book is not None and not self.holds_book():
+            raise Unavailable("another worker runs trading (it holds the trading lease): this one cannot change "
+                              "the book; retry the request")
 
     # --- helpers -----------------------------------------------------------------------------------
     def _symbol(self, symbol: str | None, *, portfolio: bool = False) -> str | None:
