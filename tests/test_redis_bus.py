@@ -15,13 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tradewind.adapters import event_codec
 from tradewind.adapters.redis_bus import RedisBus
+from tradewind.adapters.scale_out import ScaleOut
 from tradewind.analysts.base import AnalysisRequest
 from tradewind.analysts.rules import RulesAnalyst
 from tradewind.domain.bars import Bars, resample
 from tradewind.domain.candle import Candle
+from tradewind.domain.errors import StorageUnavailable
 from tradewind.domain.events import (
     CandleClosed,
     DrawdownAlert,
@@ -177,3 +181,13 @@ def test_a_failing_subscriber_or_a_foreign_message_does_not_stop_the_listener(cl
         bus.close()
     assert seen == [event]
     assert bus.stats()["receive_errors"] == 2 and bus.stats()["subscriber_errors"] == 1
+
+
+def test_an_unreachable_redis_stops_the_start_with_the_setting_named() -> None:
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_timeout=0.2, socket_connect_timeout=0.2,
+                       retry=Retry(NoBackoff(), 0))  # nothing listens on port 1
+    scale = ScaleOut("w", RedisBus(dead, worker="w"), dead)
+    with pytest.raises(StorageUnavailable, match="TRADEWIND_REDIS_URL: Redis cannot be reached"):
+        scale.start()
+    scale.close()
+    assert ScaleOut.single().status()["bus"] == {"kind": "in-process"}

@@ -90,23 +90,29 @@ class RedisLease:
         while True:
             now = time.monotonic()
             await asyncio.sleep(min(self.renew_every, max(0.0, self._deadline - now)) if self._held else self.retry)
-            if not self._held:
-                await self._attempt()
-                continue
-            started = time.monotonic()
             try:
-                ours = bool(await asyncio.to_thread(self._renew, keys=[self.key],
-                                                    args=[self._token, int(self.ttl * 1000)]))
-            except redis.RedisError as exc:
-                self._failed("renew", exc)
-                ours = time.monotonic() < self._deadline  # keep it until it could have expired
+                await self._step()
+            except Exception as exc:  # noqa: BLE001 - whatever happens, keep trying: the lease must outlive it
+                self._failed("keep", exc)
+
+    async def _step(self) -> None:
+        if not self._held:
+            await self._attempt()
+            return
+        started = time.monotonic()
+        try:
+            ours = bool(await asyncio.to_thread(self._renew, keys=[self.key],
+                                                args=[self._token, int(self.ttl * 1000)]))
+        except redis.RedisError as exc:
+            self._failed("renew", exc)
+            ours = time.monotonic() < self._deadline  # keep it until it could have expired
+        else:
+            if ours:
+                self._deadline = started + self.ttl * self.margin
             else:
-                if ours:
-                    self._deadline = started + self.ttl * self.margin
-                else:
-                    log.warning("lease %s was lost (expired or taken): giving the job up", self.name)
-            if not ours:
-                await self._lose()
+                log.warning("lease %s was lost (expired or taken): giving the job up", self.name)
+        if not ours:
+            await self._lose()
 
     async def _attempt(self) -> None:
         started = time.monotonic()
@@ -128,7 +134,10 @@ class RedisLease:
         except Exception as exc:  # noqa: BLE001 - the job could not start here: let another worker try
             self._failed("start", exc)
             await self._lose()
-            await asyncio.to_thread(self._release, keys=[self.key], args=[self._token])
+            try:
+                await asyncio.to_thread(self._release, keys=[self.key], args=[self._token])
+            except redis.RedisError as error:  # it expires by itself
+                self._failed("release", error)
 
     async def _lose(self) -> None:
         self._held = False
@@ -146,6 +155,15 @@ class RedisLease:
 
     # --- the successor's note ----------------------------------------------------------------------
     def note(self, value: float) -> None:
+        """Written from a worker thread when called on the event loop: the loop never waits on Redis."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._note(value)
+        else:
+            loop.run_in_executor(None, self._note, value)
+
+    def _note(self, value: float) -> None:
         try:
             self._client.set(self.note_key, repr(float(value)), ex=7 * 86400)
         except redis.RedisError as exc:

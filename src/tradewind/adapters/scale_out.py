@@ -17,6 +17,8 @@ import redis
 from tradewind.adapters.redis_bus import RedisBus
 from tradewind.adapters.redis_lease import RedisLease
 from tradewind.domain.bus import InProcessBus
+from tradewind.domain.errors import StorageUnavailable
+from tradewind.domain.excerpt import excerpt
 from tradewind.domain.lease import InProcessLease, Lease
 from tradewind.domain.ports import EventBus
 
@@ -58,7 +60,11 @@ class ScaleOut:
     def start(self) -> None:
         """Before the kernel starts: the bus listens (a no-op in one process)."""
         if isinstance(self.bus, RedisBus):
-            self.bus.start()
+            try:
+                self.bus.start()
+            except redis.RedisError as exc:
+                raise StorageUnavailable(f"TRADEWIND_REDIS_URL: Redis cannot be reached ({type(exc).__name__}: "
+                                         f"{excerpt(str(exc))})") from exc
 
     def close(self) -> None:
         """After the kernel stopped: what is queued on the bus is sent, the connection closed."""
