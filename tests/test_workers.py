@@ -31,6 +31,8 @@ from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 
 from support.redis_db import redis_client
+from tradewind.cli.workers import workers_problem
+from tradewind.settings import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -239,15 +241,19 @@ async def test_two_workers_share_one_bus_and_one_scheduler(server: tuple[Workers
 
 
 def test_more_than_one_worker_needs_postgresql_and_redis(tmp_path: Path) -> None:
+    pg, rd = "postgresql://postgres@127.0.0.1:5432/x", "redis://127.0.0.1:6379/10"
+    sqlite = workers_problem(Settings(database_url="sqlite:///x.db", redis_url=rd))
+    assert sqlite is not None and "TRADEWIND_DATABASE_URL" in sqlite and "PostgreSQL" in sqlite
+    no_redis = workers_problem(Settings(database_url=pg, redis_url=None))
+    assert no_redis is not None and "TRADEWIND_REDIS_URL" in no_redis
+    slow = workers_problem(Settings(database_url=pg, redis_url=rd, analysis_interval_minutes=0.1, lease_ttl_seconds=10))
+    assert slow is not None and "TRADEWIND_LEASE_TTL_SECONDS (10) must be under the periodic interval" in slow
+    assert workers_problem(Settings(database_url=pg, redis_url=rd, analysis_interval_minutes=5)) is None
+    # the command itself: one line, no traceback, before any database is touched
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
-
-    def serve(**extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tradewind", "serve", "--workers", "2", "--port", "1"],
-                              cwd=tmp_path, env={**env, **extra}, capture_output=True, text=True, timeout=60)
-
-    sqlite = serve(TRADEWIND_REDIS_URL="redis://127.0.0.1:6379/10")
-    assert sqlite.returncode != 0 and "TRADEWIND_DATABASE_URL" in sqlite.stderr and "PostgreSQL" in sqlite.stderr
-    no_redis = serve(TRADEWIND_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/x")
-    assert no_redis.returncode != 0 and "TRADEWIND_REDIS_URL" in no_redis.stderr
-    assert len(no_redis.stderr.strip().splitlines()) == 1  # one line, no traceback
-    assert not (tmp_path / "var").exists()  # refused before any database was touched
+    result = subprocess.run([sys.executable, "-m", "tradewind", "serve", "--workers", "2", "--port", "1"],
+                            cwd=tmp_path, env={**env, "TRADEWIND_REDIS_URL": rd}, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode != 0 and "TRADEWIND_DATABASE_URL" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "var").exists()

@@ -46,7 +46,9 @@ class ScaleOut:
     def over_redis(cls, url: str, *, prefix: str = "tradewind:", lease_ttl_seconds: float = 10.0) -> ScaleOut:
         client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30)
         worker = worker_id()
-        bus = RedisBus(client, worker=worker, channel=f"{prefix}events")
+        # pub/sub channels ignore the database number: name it, so deployments on other numbers never mix
+        db = client.connection_pool.connection_kwargs.get("db", 0)
+        bus = RedisBus(client, worker=worker, channel=f"{prefix}db{db}:events")
         return cls(worker, bus, client, prefix, lease_ttl_seconds)
 
     def lease(self, name: str) -> Lease:

@@ -2,8 +2,9 @@
 
 Several workers on SQLite would fight over one file's write lock, and without Redis each would
 run its own bus and scheduler: clients of one worker would miss the others' signals and the
-periodic analysis would run N times. A replay plays one simulated clock per process. Each
-refusal is one line naming the setting to change.
+periodic analysis would run N times. A replay plays one simulated clock per process. A lease
+TTL as long as the periodic interval would move a dead worker's analysis too late. Each refusal
+is one line naming the setting to change.
 """
 
 from __future__ import annotations
@@ -29,4 +30,9 @@ def workers_problem(settings: Settings) -> str | None:
                 "and the leases the workers share")
     if settings.feed == "replay":
         return "--workers > 1 cannot replay: TRADEWIND_FEED=replay plays one simulated clock per process"
+    interval = settings.analysis_interval_minutes * 60
+    if interval and settings.lease_ttl_seconds >= interval:
+        return (f"TRADEWIND_LEASE_TTL_SECONDS ({settings.lease_ttl_seconds:g}) must be under the periodic interval "
+                f"({interval:g} s, TRADEWIND_ANALYSIS_INTERVAL_MINUTES), or a dead worker's analysis would move "
+                "to another later than one interval")
     return None
