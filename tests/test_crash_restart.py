@@ -27,6 +27,9 @@ from sqlalchemy import create_engine, text
 from support.process import serving, tradewind_env
 from support.waiting import wait_for
 
+from tradewind.domain.timeframe import Timeframe
+from tradewind.storage.candle_import import import_into_database
+
 DATA = Path(__file__).parent / "data"
 UPSTREAM = "gpt-4o-mini"
 
@@ -85,34 +88,6 @@ def test_killed_while_trading_a_restart_keeps_every_trade_and_reconciles_the_boo
         assert [e for e in events if e.get("reason") == "reconcile"] == [], "the broker and the book disagree"
 
 
-def test_a_backtest_killed_mid_run_is_failed_with_a_reason_and_finished_reports_survive(tmp_path: Path) -> None:
-    db = tmp_path / "tw.db"
-    settings = replay_settings(db, speed="1")
-    imported = subprocess.run([sys.executable, "-m", "tradewind", "data", "import", str(DATA / "ETH_BTC-5m.json"),
-                               "--symbol", "ETHBTC", "--timeframe", "5m"], cwd=tmp_path, env=tradewind_env(settings),
-                              capture_output=True, timeout=120)
-    assert imported.returncode == 0, imported.stderr.decode()
-    spec = {"symbol": "ETHBTC", "timeframe": "5m", "strategy": "signal-follower"}  # asks the analyst: it takes a while
-    with serving(tmp_path, settings) as first:
-        done = httpx.post(f"{first.url}/api/backtests", json={**spec, "strategy": "sma-cross"}).json()
-        report = wait_for(lambda: (r := httpx.get(f"{first.url}/api/backtests/{done['id']}").json())["status"] == "done"
-                          and r, timeout=60)
-        cut = httpx.post(f"{first.url}/api/backtests", json=spec)
-        assert cut.status_code == 202, cut.text
-        wait_for(lambda: httpx.get(f"{first.url}/api/backtests/{cut.json()['id']}").json()["status"] == "running")
-        first.kill()
-    with serving(tmp_path, settings, name="restart") as second:
-        interrupted = httpx.get(f"{second.url}/api/backtests/{cut.json()['id']}").json()
-        assert interrupted["status"] == "failed" and interrupted["finished_at"] is not None
-        assert interrupted["error"]["code"] == "INTERRUPTED"
-        assert "the server stopped while it ran" in interrupted["error"]["message"]
-        assert interrupted["spec"]["strategy"] == "signal-follower"
-        kept = httpx.get(f"{second.url}/api/backtests/{done['id']}").json()
-        assert kept == report  # the finished report, whole
-        listed = httpx.get(f"{second.url}/api/backtests").json()["backtests"]
-        assert [b["id"] for b in listed] == [cut.json()["id"], done["id"]]
-
-
 @pytest.fixture
 def held_model() -> Iterator[tuple[FakeOpenAI, threading.Event, threading.Event]]:
     """An upstream model that answers only once released: a run waits on it, in progress."""
@@ -128,13 +103,20 @@ def held_model() -> Iterator[tuple[FakeOpenAI, threading.Event, threading.Event]
         release.set()
 
 
-def test_an_assistant_run_killed_in_progress_is_failed_and_its_thread_intact(
+def test_killed_mid_backtest_and_mid_run_both_end_failed_with_a_reason_and_the_rest_survives(
         tmp_path: Path, held_model: tuple[FakeOpenAI, threading.Event, threading.Event]) -> None:
     fake, asked, release = held_model
-    settings = {**replay_settings(tmp_path / "tw.db", speed="1"), "llm_base_url": fake.base_url,
-                "llm_model": UPSTREAM, "llm_api_keys": "sk-up", "llm_max_retries": "0", "llm_timeout": "60"}
+    db = tmp_path / "tw.db"
+    settings = {**replay_settings(db, speed="1"), "llm_base_url": fake.base_url, "llm_model": UPSTREAM,
+                "llm_api_keys": "sk-up", "llm_max_retries": "0", "llm_timeout": "60"}
+    import_into_database(f"sqlite:///{db}", DATA / "ETH_BTC-5m.json", symbol="ETHBTC", timeframe=Timeframe.M5)
+    spec = {"symbol": "ETHBTC", "timeframe": "5m", "strategy": "signal-follower"}  # asks the analyst: it takes a while
     with serving(tmp_path, settings) as first:
-        client = openai.OpenAI(base_url=f"{first.url}/v1", api_key="sk-client", max_retries=0)
+        base = first.url
+        done = httpx.post(f"{base}/api/backtests", json={**spec, "strategy": "sma-cross"}).json()
+        report = wait_for(lambda: (r := httpx.get(f"{base}/api/backtests/{done['id']}").json())["status"] == "done"
+                          and r, timeout=60)
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="sk-client", max_retries=0)
         assistant = client.beta.assistants.create(model=UPSTREAM, instructions="Be brief.")
         thread = client.beta.threads.create(messages=[{"role": "user", "content": "first question"}])
         client.beta.threads.messages.create(thread.id, role="user", content="second question")
@@ -142,10 +124,23 @@ def test_an_assistant_run_killed_in_progress_is_failed_and_its_thread_intact(
         run = client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
         assert asked.wait(30), "the run never asked its model"
         assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "in_progress"
+        cut = httpx.post(f"{base}/api/backtests", json=spec)
+        assert cut.status_code == 202, cut.text
+        wait_for(lambda: httpx.get(f"{base}/api/backtests/{cut.json()['id']}").json()["status"] == "running")
         first.kill()
     release.set()
     with serving(tmp_path, settings, name="restart") as second:
-        client = openai.OpenAI(base_url=f"{second.url}/v1", api_key="sk-client", max_retries=0)
+        base = second.url
+        interrupted = httpx.get(f"{base}/api/backtests/{cut.json()['id']}").json()
+        assert interrupted["status"] == "failed" and interrupted["finished_at"] is not None
+        assert interrupted["error"]["code"] == "INTERRUPTED"
+        assert "the server stopped while it ran" in interrupted["error"]["message"]
+        assert interrupted["spec"]["strategy"] == "signal-follower"
+        assert httpx.get(f"{base}/api/backtests/{done['id']}").json() == report  # the finished report, whole
+        listed = httpx.get(f"{base}/api/backtests").json()["backtests"]
+        assert [b["id"] for b in listed] == [cut.json()["id"], done["id"]]
+
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="sk-client", max_retries=0)
         settled = client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
         assert settled.status == "failed" and settled.failed_at is not None
         assert settled.last_error is not None and settled.last_error.code == "server_error"
@@ -169,7 +164,7 @@ def candle_csv(path: Path, count: int) -> list[tuple[int, float, float, float, f
 
 def test_an_import_killed_mid_way_keeps_whole_batches_and_a_rerun_completes_it(database_url: str,
                                                                                   tmp_path: Path) -> None:
-    total, batch = 30_000, 5000  # candle_import saves 5,000 a transaction
+    total, batch = 15_000, 5000  # candle_import saves 5,000 a transaction
     candles = candle_csv(tmp_path / "big.csv", total)
     command = [sys.executable, "-m", "tradewind", "data", "import", str(tmp_path / "big.csv"), "--symbol", "BTCUSDT",
                "--timeframe", "1m"]
@@ -198,10 +193,8 @@ def test_an_import_killed_mid_way_keeps_whole_batches_and_a_rerun_completes_it(d
             got = connection.execute(text("SELECT time, open, high, low, close, volume FROM candles ORDER BY time"
                                           )).all()
         assert [tuple(row) for row in got] == candles[:saved]
-        rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=300)
-        assert rerun.returncode == 0, rerun.stderr.decode()
+        again = import_into_database(database_url, tmp_path / "big.csv", symbol="BTCUSDT", timeframe=Timeframe.M1)
+        assert (again.imported, again.skipped, again.rejected) == (total - saved, saved, [])
         assert stored() == total
-        out = rerun.stdout.decode()
-        assert str(total - saved) in out and str(saved) in out  # imported, and skipped (already stored)
     finally:
         engine.dispose()

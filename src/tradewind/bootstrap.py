@@ -168,7 +168,7 @@ class Container:
             log.warning("%d backtests were cut short by the last stop: marked failed", settled)
 
     async def stop(self) -> None:
-        await self.runs.stop()
+        await self.runs.stop(timeout=min(5.0, self.settings.shutdown_timeout_seconds))  # then cut, failed
         await self.backtests.stop()
         await self.kernel.stop()
         close = getattr(self.kernel.broker, "close", None)

@@ -8,11 +8,13 @@ SIGTERM waits for the requests in flight before it cuts them and runs the shutdo
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
 from typing import Any
 
 from tradewind.settings import Settings
 
-__all__ = ["MAX_REQUEST_HEAD_BYTES", "uvicorn_options"]
+__all__ = ["MAX_REQUEST_HEAD_BYTES", "exit_zero_on_sigterm", "uvicorn_options"]
 
 MAX_REQUEST_HEAD_BYTES = 16 * 1024
 """Request line plus headers: a URL or header beyond this gets 400 from the HTTP parser itself."""
@@ -26,3 +28,18 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "limit_concurrency": settings.max_connections,
         "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
     }
+
+
+def exit_zero_on_sigterm() -> None:
+    """Make a SIGTERM end the process with status 0 once uvicorn has drained and shut down.
+
+    uvicorn handles SIGTERM itself (it stops accepting, lets requests in flight finish, runs the
+    shutdown), then raises the signal again with the handler that was there before, so that the
+    process "dies of" it: status -15, which a supervisor reads as a failure. With this handler in
+    place that last raise is a clean exit; a SIGTERM before uvicorn has started exits at once.
+    """
+
+    def clean_exit(_signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, clean_exit)
