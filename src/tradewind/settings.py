@@ -120,8 +120,8 @@ class Settings(BaseSettings):
         default=512, ge=1, le=100_000,
         description="connections (and requests) served at once; beyond it uvicorn answers 503 at once; unset = no cap",
     )
-    request_timeout_seconds: float = Field(
-        default=60.0, ge=0, le=3600,
+    request_timeout_seconds: float = Field(  # above an LLM analysis with its retries (30 s x 3 by default)
+        default=120.0, ge=0, le=3600,
         description="a request whose answer has not begun after this gets 503 (streams, once begun, are not cut); 0 = off",
     )
     shutdown_timeout_seconds: float = Field(
