@@ -32,7 +32,7 @@ def spec(strategy: str = "sma-cross") -> BacktestSpec:
 
 
 async def finished(runner: BacktestJobs, job_id: str) -> dict:
-    for _ in range(600):
+    for _ in range(2400):  # two minutes on a loaded machine; a few tenths of a second here
         document = (await runner.find(job_id)).as_dict()
         if document["status"] in ("done", "failed"):
             return document
@@ -57,19 +57,20 @@ async def test_a_backtest_left_running_by_a_crash_ends_failed_at_the_next_start(
     store = SqlBacktestStore(engine)
     crashed = jobs(engine, candles=len(CANDLES))
     job = await crashed.start(spec("signal-follower"))
-    document = job.as_dict()
-    assert store.get(job.id)["status"] in ("queued", "running")  # as a kill would leave it
-    job.stopping.set()  # the "dead" process's thread stops; nothing more of it is saved
+    while store.get(job.id)["status"] != "running":
+        await asyncio.sleep(0.01)
+    job.stopping.set()  # the process "dies": its thread stops and nothing more of it is saved
+    assert job.task is not None
+    job.task.cancel()
+    await asyncio.gather(job.task, return_exceptions=True)
+    assert store.get(job.id)["status"] == "running"  # as a kill leaves it
     restarted = jobs(engine)
-    restarted.store.save(document)
     assert await restarted.recover() == 1
     failed = (await restarted.find(job.id)).as_dict()
     assert failed["status"] == "failed" and failed["error"]["code"] == "INTERRUPTED"
     assert "the server stopped while it ran" in failed["error"]["message"] and failed["finished_at"] is not None
+    assert failed["spec"] == job.as_dict()["spec"]
     assert await restarted.recover() == 0  # settled once
-    if job.task is not None:
-        job.task.cancel()
-        await asyncio.gather(job.task, return_exceptions=True)
 
 
 async def test_only_the_newest_finished_backtests_are_kept(engine: Engine) -> None:

@@ -50,8 +50,9 @@ STOPPED = {"code": "CANCELLED", "message": "the server stopped while it ran (it 
                                            "start the backtest again"}
 
 
-class _Stopped(Exception):
-    """Raised in a backtest's worker thread at its next candle once the server stops."""
+class _Stopped(asyncio.CancelledError):
+    """Raised in a backtest's worker thread at its next candle once the server stops: a cancel, so
+    the replay inside stops as a cancelled task does (quietly), not as a failed feed."""
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ class BacktestJobs:
             for key in ("equity", "drawdown"):
                 report[key] = thin_curve(report.get(key) or [], EQUITY_POINTS)
             job.report, job.status, job.done = report, "done", job.total
-        except (asyncio.CancelledError, _Stopped):
+        except asyncio.CancelledError:  # a stop: the task cancelled, or its thread at its next candle (_Stopped)
             job.status, job.error = "failed", dict(STOPPED)
             job.finished_at = self.clock.now()
             raise  # ``stop`` saves it
