@@ -17,7 +17,7 @@ from tradewind.domain.timeframe import Timeframe
 from tradewind.market.candle_file import read_candle_file
 from tradewind.storage.backtests import SqlBacktestStore
 from tradewind.trading.backtest import BacktestSpec
-from tradewind.trading.jobs import BacktestJobs, BacktestRecord
+from tradewind.trading.jobs import BacktestJob, BacktestJobs, BacktestRecord
 
 CANDLES = read_candle_file(Path(__file__).parent / "data" / "ETH_BTC-5m.json", timeframe=Timeframe.M5).candles
 
@@ -31,19 +31,17 @@ def spec(strategy: str = "sma-cross") -> BacktestSpec:
     return BacktestSpec(symbol="ETHBTC", timeframe=Timeframe.M5, strategy=strategy)
 
 
-async def finished(runner: BacktestJobs, job_id: str) -> dict:
-    for _ in range(2400):  # two minutes on a loaded machine; a few tenths of a second here
-        document = (await runner.find(job_id)).as_dict()
-        if document["status"] in ("done", "failed"):
-            return document
-        await asyncio.sleep(0.05)
-    raise AssertionError("the backtest did not finish")
+async def finished(runner: BacktestJobs, job: BacktestJob) -> dict:
+    """The stored document once the job's task is over (saved, trimmed)."""
+    assert job.task is not None
+    await asyncio.wait_for(asyncio.shield(job.task), timeout=120)
+    return (await runner.find(job.id)).as_dict()
 
 
 async def test_a_finished_report_is_served_from_the_store_by_a_new_jobs_object(engine: Engine) -> None:
     first = jobs(engine)
     job = await first.start(spec())
-    report = await finished(first, job.id)
+    report = await finished(first, job)
     assert report["status"] == "done" and report["report"]["metrics"] is not None
     again = jobs(engine)  # a restarted server
     assert await again.recover() == 0
@@ -78,7 +76,7 @@ async def test_only_the_newest_finished_backtests_are_kept(engine: Engine) -> No
     ids = []
     for _ in range(4):
         job = await runner.start(spec())
-        await finished(runner, job.id)
+        await finished(runner, job)
         ids.append(job.id)
     assert [b.id for b in await runner.recent()] == ids[::-1][:2]
     with pytest.raises(Exception, match="no backtest"):

@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from tradewind.analysts.base import Analyst
@@ -207,6 +207,7 @@ class BacktestJobs:
             await self._save(job)
 
     async def _run(self, job: BacktestJob, candles: Sequence[Candle], analysts: Mapping[str, Analyst]) -> None:
+        outcome: dict[str, Any]
         try:
             job.status = "running"
             await self._save(job)
@@ -220,25 +221,33 @@ class BacktestJobs:
                                                    progress=progress))
             for key in ("equity", "drawdown"):
                 report[key] = thin_curve(report.get(key) or [], EQUITY_POINTS)
-            job.report, job.status, job.done = report, "done", job.total
+            outcome = {"report": report, "status": "done", "done": job.total}
         except asyncio.CancelledError:  # a stop: the task cancelled, or its thread at its next candle (_Stopped)
             job.status, job.error = "failed", dict(STOPPED)
             job.finished_at = self.clock.now()
             raise  # ``stop`` saves it
         except TradewindError as exc:
-            job.status = "failed"
-            job.error = {"code": exc.code, "message": str(exc)[:1000], "field": getattr(exc, "field", None)}
+            outcome = {"status": "failed", "error": {"code": exc.code, "message": str(exc)[:1000],
+                                                     "field": getattr(exc, "field", None)}}
         except Exception as exc:  # noqa: BLE001 - a failed run is a job's status, not a server error
             log.exception("backtest %s failed", job.id)
-            job.status, job.error = "failed", {"code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}"}
-        job.finished_at = self.clock.now()
-        try:
-            await self._save(job)
-            await asyncio.to_thread(self.store.trim, self.keep)
-        except Exception:  # noqa: BLE001 - the job keeps its outcome in memory; the store is told at stop
+            outcome = {"status": "failed", "error": {"code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}"}}
+        outcome["finished_at"] = self.clock.now()
+        try:  # stored first, then shown: no client sees an outcome that a kill now would take back
+            await asyncio.to_thread(self.store.save, replace(job, **outcome).as_dict())
+            saved = True
+        except Exception:  # noqa: BLE001 - the job keeps its outcome in memory
             log.exception("backtest %s: could not save its outcome", job.id)
+            saved = False
+        for key, value in outcome.items():
+            setattr(job, key, value)
+        if not saved:
             return
         self._jobs.pop(job.id, None)  # finished and stored: served from the store from now on
+        try:
+            await asyncio.to_thread(self.store.trim, self.keep)
+        except Exception:  # noqa: BLE001 - trimmed after the next one
+            log.exception("backtests: could not trim the store")
 
     async def _save(self, job: BacktestJob) -> None:
         await asyncio.to_thread(self.store.save, job.as_dict())
