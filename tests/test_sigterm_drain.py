@@ -124,6 +124,7 @@ def test_sigterm_finishes_requests_in_flight_refuses_new_ones_and_exits_0(
         code = server.process.wait(timeout=30)
         took = time.monotonic() - signalled
     assert code == 0, server.stderr()
+    print(f"SIGTERM to exit 0: {took:.1f} s (the slow request {SLOW_SECONDS:g} s, then the runs' 3 s)")
     # bounded: the drain and the runs (each at most shutdown_timeout), a model call in a thread (llm_timeout)
     assert took < 3 + 3 + 15, f"the exit took {took:.1f} s"
     log = server.stderr()
