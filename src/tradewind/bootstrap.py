@@ -51,6 +51,7 @@ from tradewind.signals.queries import SignalQueries
 from tradewind.signals.scoring import OutcomeScorer
 from tradewind.signals.service import SignalService
 from tradewind.storage.assistants import SqlObjectStore
+from tradewind.storage.backtests import SqlBacktestStore
 from tradewind.storage.files import SqlFileStore
 from tradewind.storage.candles import SqlCandleStore
 from tradewind.storage.db import create_engine_for
@@ -165,9 +166,12 @@ class Container:
         settled = await self.runs.recover()  # runs a crash or a stop cut short end now, with the reason
         if settled:
             log.warning("%d assistant runs were cut short by the last stop: marked failed or cancelled", settled)
+        settled = await self.backtests.recover()
+        if settled:
+            log.warning("%d backtests were cut short by the last stop: marked failed", settled)
 
     async def stop(self) -> None:
-        await self.runs.stop()
+        await self.runs.stop(timeout=min(5.0, self.settings.shutdown_timeout_seconds))  # then cut, failed
         await self.backtests.stop()
         await self.kernel.stop()
         await asyncio.to_thread(self.scale.close)
@@ -276,6 +280,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     backtests = BacktestJobs(
         candles=lambda symbol, tf, start, end: candles.between(symbol, tf, start, end, limit=MAX_CANDLES + 1),
         analysts=lambda: analysts, clock=SystemClock(), strategy_paths=paths, stored=candles.coverage,
+        store=SqlBacktestStore(database), keep=settings.backtests_keep,
     )
     upstream = llm_client  # /v1 also offers the configured model, when one is configured at all
     if upstream is None and (settings.llm_base_url is not None or settings.api_keys()):

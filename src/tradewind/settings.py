@@ -125,6 +125,22 @@ class Settings(BaseSettings):
         description="largest file /v1/files accepts (it must also fit in max_body_bytes with the form around it)",
     )
 
+    # Crash safety and overload: how much the server takes on at once, how long a request may wait
+    # for its answer to begin, how long a stop (SIGTERM) drains, and how many backtests it keeps.
+    max_connections: int | None = Field(
+        default=512, ge=1, le=100_000,
+        description="connections (and requests) served at once; beyond it uvicorn answers 503 at once; unset = no cap",
+    )
+    request_timeout_seconds: float = Field(  # above an LLM analysis with its retries (30 s x 3 by default)
+        default=120.0, ge=0, le=3600,
+        description="a request whose answer has not begun after this gets 503 (streams, once begun, are not cut); 0 = off",
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=600,
+        description="on SIGTERM, how long requests in flight may take to finish before they are cut",
+    )
+    backtests_keep: int = Field(default=20, ge=1, le=10_000, description="finished API backtests kept (the newest)")
+
     analyst: Literal["rules", "llm"] = "rules"
     llm_base_url: str | None = Field(None, description="OpenAI-compatible server; unset = api.openai.com")
     llm_model: str = "gpt-4o-mini"

@@ -13,6 +13,7 @@ from tradewind.api import ai, ai_logs, assistants_v1, debug, files_v1, openai_v1
 from tradewind.api.body_limit import BodyLimit
 from tradewind.api.errors import install_error_handlers
 from tradewind.api.request_route import openapi_models
+from tradewind.api.request_timeout import RequestTimeout
 from tradewind.bootstrap import Container, build_container
 from tradewind.settings import Settings
 from tradewind.web.routes import install_dashboard
@@ -44,7 +45,9 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.state.container = container
     app.state.streamer_service = container.streamer_service
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)  # outermost: before any parsing
+    app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)  # before any parsing
+    if container.settings.request_timeout_seconds:  # outermost: a slow body counts against it too
+        app.add_middleware(RequestTimeout, seconds=container.settings.request_timeout_seconds)
     app.include_router(service_info.router)
     app.include_router(streamer.router)
     app.include_router(ai.router)

@@ -188,7 +188,7 @@ async def start_backtest(request: Request, container: ContainerDep, response: Re
 
 @router.get("/backtests", summary="Recent backtests (without their reports)")
 async def list_backtests(container: ContainerDep) -> dict[str, Any]:
-    return {"backtests": [job.as_dict(report=False) for job in container.backtests.list()]}
+    return {"backtests": [job.as_dict(report=False) for job in await container.backtests.recent()]}
 
 
 @router.get("/backtests/options", summary="What a backtest may be started with: strategies and their params, "
@@ -199,4 +199,4 @@ async def backtest_options(container: ContainerDep) -> dict[str, Any]:
 
 @router.get("/backtests/{job_id}", summary="A backtest's status, progress and, once done, its report")
 async def get_backtest(job_id: Annotated[str, Path(max_length=64)], container: ContainerDep) -> dict[str, Any]:
-    return container.backtests.get(job_id).as_dict()
+    return (await container.backtests.find(job_id)).as_dict()

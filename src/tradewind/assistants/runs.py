@@ -59,6 +59,7 @@ class RunService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._cancelling: set[str] = set()  # runs asked to stop while a task of ours executes them
         self._active: set[str] = set()  # runs a task of ours executes now
+        self._stopping = False  # the server is shutting down: a cut run ends failed, with the reason
 
     # --- the doors ---------------------------------------------------------------------------------
     async def create(self, owner: str, thread_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,11 +161,15 @@ class RunService:
         return settled
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Let runs in flight finish (the built-in model is quick); what does not is settled at the next start."""
+        """Let runs in flight finish (the built-in model is quick); the ones that do not are cut and
+        end ``failed`` with the reason now (a kill leaves that to the next start's ``recover``)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in list(self._tasks):
+        self._stopping = True
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # --- creating ----------------------------------------------------------------------------------
     def _new_run(self, owner: str, thread: dict[str, Any], body: Mapping[str, Any],
@@ -239,6 +244,14 @@ class RunService:
         try:
             await self._rounds(owner, run_id)
         except asyncio.CancelledError:
+            if self._stopping:
+                run = await self._call(self.store.get, "run", owner, run_id)
+                if run is not None and run["status"] not in TERMINAL:
+                    status = run["status"]
+                    await self._call(self._end, owner, run, "cancelled" if status == "cancelling" else "failed",
+                                     None if status == "cancelling" else {
+                                         "code": "server_error", "message": "the server was shut down while this "
+                                         f"run was {status.replace('_', ' ')}; start a new run"})
             raise
         except Exception as exc:  # noqa: BLE001 - a run ends failed, with the reason, whatever broke
             if isinstance(exc, UpstreamFailed):

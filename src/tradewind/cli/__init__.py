@@ -44,7 +44,7 @@ def serve(
     """Start the API server with the configured feed, database and streamer."""
     import uvicorn
 
-    from tradewind.api.server import uvicorn_options
+    from tradewind.api.server import exit_zero_on_sigterm, uvicorn_options
     from tradewind.storage.migrate import upgrade_database
 
     settings = out.load_settings()
@@ -56,6 +56,7 @@ def serve(
             out.fail(problem)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     upgrade_database(settings.database_url)
+    exit_zero_on_sigterm()  # after uvicorn's drain and shutdown, status 0
     uvicorn.run(
         "tradewind.api.app:create_app",
         factory=True,

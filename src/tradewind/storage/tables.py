@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "BacktestRow",
     "FULL_TEXT_OBJECTS",
     "NAMING_CONVENTION",
     "V1FilePassageRow",
@@ -373,6 +374,19 @@ class TradingEquityRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     time: Mapped[float] = mapped_column(Float(53))
     equity: Mapped[float] = mapped_column(Float(53))
+
+
+class BacktestRow(Base):
+    """A backtest started from the API: its document (spec, status, progress, error, report)."""
+
+    __tablename__ = "backtests"
+    __table_args__ = (Index("ix_backtests_status", "status"),)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float(53))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 # --- /v1 Assistants API objects -----------------------------------------------------------------------
