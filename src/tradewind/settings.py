@@ -169,6 +169,10 @@ class Settings(BaseSettings):
     streamer_api_timeout: float = Field(default=1.0, gt=0)
     close_grace_seconds: float = Field(default=2.0, ge=0, le=60)
 
+    # --- logs (api/log_format.py): how `serve` writes them; every line of a request carries its id ---
+    log_format: Literal["text", "json"] = Field(default="text", description="json = one JSON object per line")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     # --- rate limits (api/rate_limits.py): the seed's per-client table, shared through redis_url ---
     rate_limit_enabled: bool = Field(default=True, description="false = no request is counted or refused")
     rate_limits: dict[str, str | None] = Field(

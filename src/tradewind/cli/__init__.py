@@ -9,6 +9,7 @@ print what came from outside, and how they fail (one line on stderr), is ``cli/o
 from __future__ import annotations
 
 import logging
+import logging.config
 import sys
 from pathlib import Path
 
@@ -43,13 +44,15 @@ def serve(
     """Start the API server with the configured feed, database and streamer."""
     import uvicorn
 
+    from tradewind.api.log_format import logging_config
     from tradewind.api.server import uvicorn_options
     from tradewind.storage.migrate import upgrade_database
 
     settings = out.load_settings()
     if settings.feed == "replay" and settings.replay_path is None:
         out.fail("invalid setting TRADEWIND_REPLAY_PATH: required when TRADEWIND_FEED=replay")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_config = logging_config(settings.log_format, settings.log_level)
+    logging.config.dictConfig(log_config)  # this process; uvicorn applies it again in each worker
     upgrade_database(settings.database_url)
     uvicorn.run(
         "tradewind.api.app:create_app",
@@ -57,7 +60,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        log_config=log_config,
         **uvicorn_options(settings),
     )
 
