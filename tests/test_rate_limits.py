@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import socketserver
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +27,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 from support.server import serve
 
+from tradewind.api import rate_limits
 from tradewind.api.app import create_app
 from tradewind.api.principal import Principal, set_principal
 from tradewind.api.rate_limits import EXCEEDED, RateLimitTable
@@ -203,3 +207,57 @@ def test_a_bad_setting_is_named_with_the_reason(monkeypatch: pytest.MonkeyPatch,
         Settings()
     message = describe_settings_error(error.value)
     assert name in message and says in message
+
+
+class _Forwarder(socketserver.ThreadingTCPServer):
+    """A TCP relay to the real Redis on a port of its own: started late, it is a Redis coming back."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int, target: tuple[str, int]) -> None:
+        self.target = target
+        super().__init__(("127.0.0.1", port), _Relay)
+
+
+class _Relay(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        assert isinstance(self.server, _Forwarder)
+        upstream = socket.create_connection(self.server.target)
+
+        def pump(source: socket.socket, sink: socket.socket) -> None:
+            try:
+                while chunk := source.recv(65536):
+                    sink.sendall(chunk)
+            except OSError:
+                pass
+            finally:
+                sink.close()
+
+        threading.Thread(target=pump, args=(upstream, self.request), daemon=True).start()
+        pump(self.request, upstream)
+
+
+def test_counting_resumes_when_redis_comes_back(tmp_path: Path, namespace: str, caplog: pytest.LogCaptureFixture,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rate_limits, "RETRY_SECONDS", 0.2)
+    caplog.set_level(logging.WARNING, logger="tradewind.api.rate_limits")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    target = redis.Redis.from_url(REDIS_URL).connection_pool.connection_kwargs
+    database = REDIS_URL.rsplit("/", 1)[-1]
+    with running(tmp_path, redis_url=f"redis://127.0.0.1:{port}/{database}", rate_limit_namespace=namespace,
+                 rate_limits={"/ai/info": "2/minute"}) as url:
+        down = httpx.get(f"{url}/ai/info")
+        assert down.status_code == 200 and "x-ratelimit-limit" not in down.headers  # open while down
+        relay = _Forwarder(port, (target["host"], target["port"]))
+        threading.Thread(target=relay.serve_forever, daemon=True).start()
+        try:
+            time.sleep(0.3)
+            assert [httpx.get(f"{url}/ai/info").status_code for _ in range(3)] == [200, 200, 429]
+        finally:
+            relay.shutdown()
+            relay.server_close()
+    messages = [r.getMessage() for r in caplog.records if r.name == "tradewind.api.rate_limits"]
+    assert len(messages) == 2 and "failing open" in messages[0] and "counted again" in messages[1]
