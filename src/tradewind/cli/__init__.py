@@ -52,7 +52,8 @@ def serve(
     if settings.feed == "replay" and settings.replay_path is None:
         out.fail("invalid setting TRADEWIND_REPLAY_PATH: required when TRADEWIND_FEED=replay")
     log_config = logging_config(settings.log_format, settings.log_level)
-    logging.config.dictConfig(log_config)  # this process; uvicorn applies it again in each worker
+    if not logging.getLogger().handlers:  # like basicConfig: a host that set up logging (pytest) keeps its own
+        logging.config.dictConfig(log_config)  # the migrations' lines; uvicorn applies it again in each worker
     upgrade_database(settings.database_url)
     uvicorn.run(
         "tradewind.api.app:create_app",
