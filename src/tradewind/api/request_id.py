@@ -32,7 +32,7 @@ class RequestId:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] != "http":  # a WebSocket is one long connection, not a request: /ws goes untouched
             await self.app(scope, receive, send)
             return
         given = next((value for name, value in scope.get("headers", ()) if name == HEADER.encode()), b"")
