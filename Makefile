@@ -54,6 +54,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/backtest_year.py
 	$(PY) bench/live_cycle.py
 	$(PY) bench/dashboard.py
+	$(PY) bench/rate_limits.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -196,6 +196,56 @@ class Settings(BaseSettings):
     streamer_api_timeout: float = Field(default=1.0, gt=0)
     close_grace_seconds: float = Field(default=2.0, ge=0, le=60)
 
+    # --- logs (api/log_format.py): how `serve` writes them; every line of a request carries its id ---
+    log_format: Literal["text", "json"] = Field(default="text", description="json = one JSON object per line")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # --- rate limits (api/rate_limits.py): the seed's per-client table, shared through redis_url ---
+    rate_limit_enabled: bool = Field(default=True, description="false = no request is counted or refused")
+    rate_limits: dict[str, str | None] = Field(
+        default_factory=dict,
+        description='per route template or prefix*, laid over the seed\'s table, JSON: '
+                    '{"/ai/analyze": "20/minute", "/v1/*": "120/minute", "/health": null}; null = not limited',
+    )
+    rate_limit_default: str | None = Field(default="60/minute", max_length=40,
+                                           description="every other route; empty = not limited")
+    rate_limit_scopes: dict[str, float | None] = Field(
+        default_factory=dict,
+        description='multiplier of every limit per key scope, the caller\'s highest counts, JSON: '
+                    '{"trade": 2, "admin": null}; null = not limited',
+    )
+    rate_limit_namespace: str = Field(default="tradewind", min_length=1, max_length=64, pattern=r"^[\w.:-]+$",
+                                      description="prefix of the counters' Redis keys (deployments sharing a Redis)")
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        if len(value) > 200:
+            raise ValueError("at most 200 routes")
+        for route, rate in value.items():
+            if not route.startswith("/") or len(route) > 200:
+                raise ValueError(f"{excerpt(route)} is not a route template like /ai/analyze or a prefix like /v1/*")
+            if rate:
+                _check_rate(rate, route)
+        return value
+
+    @field_validator("rate_limit_default")
+    @classmethod
+    def _rate_default(cls, value: str | None) -> str | None:
+        if value:
+            _check_rate(value, "default", quote=False)  # the error's own line quotes it
+        return value or None
+
+    @field_validator("rate_limit_scopes")
+    @classmethod
+    def _rate_scopes(cls, value: dict[str, float | None]) -> dict[str, float | None]:
+        for scope, factor in value.items():
+            if scope not in ("read", "trade", "admin"):
+                raise ValueError(f"unknown scope {excerpt(scope)}: use read, trade or admin")
+            if factor is not None and not 0 < factor <= 1000:
+                raise ValueError(f"the multiplier of {scope} must be above 0 and at most 1000 (null = not limited)")
+        return value
+
     @field_validator("trading_strategy_paths", mode="before")
     @classmethod
     def _paths(cls, value: object) -> object:
@@ -355,6 +405,16 @@ class BrokerSettings:
     alpaca_paper: bool
     alpaca_trading_url: str | None
     live_confirmed: bool
+
+
+def _check_rate(rate: str, route: str, *, quote: bool = True) -> None:
+    from limits import parse  # the rate grammar the limiter itself reads
+
+    try:
+        parse(rate)
+    except ValueError:
+        got = f" (got {excerpt(rate)})" if quote else ""
+        raise ValueError(f'the rate of {excerpt(route)} must read like "10/minute" or "2/second"{got}') from None
 
 
 def describe_settings_error(error: ValidationError) -> str:

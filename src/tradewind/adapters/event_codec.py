@@ -30,7 +30,8 @@ _CLASSES: dict[str, type] = {
     cls.__name__: cls
     for cls in (events.CandleClosed, events.SignalCreated, events.OrderFilled, events.PositionChanged,
                 events.TradeClosed, events.RiskDenied, events.DrawdownAlert, events.ReflectionCreated,
-                events.StatisticsUpdated, Candle, Fill, Order, Position, Trade, Signal, MarketAnalysis, RiskAssessment)
+                events.StatisticsUpdated, events.OrderSubmitted, Candle, Fill, Order, Position, Trade, Signal,
+                MarketAnalysis, RiskAssessment)
 }
 _ENUMS: dict[str, type[enum.Enum]] = {"Timeframe": Timeframe}
 

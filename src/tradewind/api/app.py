@@ -12,6 +12,8 @@ from tradewind import __version__
 from tradewind.api import ai, ai_logs, assistants_v1, debug, files_v1, openai_v1, service_info, streamer, trading, ws
 from tradewind.api.body_limit import BodyLimit
 from tradewind.api.errors import install_error_handlers
+from tradewind.api.observability import install_observability
+from tradewind.api.rate_limits import install_rate_limits
 from tradewind.api.request_route import openapi_models
 from tradewind.api.request_timeout import RequestTimeout
 from tradewind.bootstrap import Container, build_container
@@ -45,9 +47,11 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.state.container = container
     app.state.streamer_service = container.streamer_service
     install_error_handlers(app)
+    install_rate_limits(app, container.settings)  # inside authentication: it counts the principal
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)  # before any parsing
-    if container.settings.request_timeout_seconds:  # outermost: a slow body counts against it too
+    if container.settings.request_timeout_seconds:  # a slow body counts against it too
         app.add_middleware(RequestTimeout, seconds=container.settings.request_timeout_seconds)
+    install_observability(app, container)  # outermost: request ids, timing and GET /metrics
     app.include_router(service_info.router)
     app.include_router(streamer.router)
     app.include_router(ai.router)

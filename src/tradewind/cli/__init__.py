@@ -9,6 +9,7 @@ print what came from outside, and how they fail (one line on stderr), is ``cli/o
 from __future__ import annotations
 
 import logging
+import logging.config
 import sys
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def serve(
     """Start the API server with the configured feed, database and streamer."""
     import uvicorn
 
+    from tradewind.api.log_format import logging_config
     from tradewind.api.server import exit_zero_on_sigterm, uvicorn_options
     from tradewind.storage.migrate import upgrade_database
 
@@ -54,7 +56,9 @@ def serve(
         problem = workers_problem(settings)
         if problem is not None:
             out.fail(problem)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_config = logging_config(settings.log_format, settings.log_level)
+    if not logging.getLogger().handlers:  # like basicConfig: a host that set up logging (pytest) keeps its own
+        logging.config.dictConfig(log_config)  # the migrations' lines; uvicorn applies it again in each worker
     upgrade_database(settings.database_url)
     exit_zero_on_sigterm()  # after uvicorn's drain and shutdown, status 0
     uvicorn.run(
@@ -63,7 +67,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        log_config=log_config,
         **uvicorn_options(settings),
     )
 

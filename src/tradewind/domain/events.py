@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tradewind.domain.candle import Candle
-from tradewind.domain.orders import Fill, Position, Trade
+from tradewind.domain.orders import Fill, Order, Position, Trade
 from tradewind.domain.signal import Signal
 from tradewind.domain.timeframe import Timeframe
 
-__all__ = ["CandleClosed", "DrawdownAlert", "OrderFilled", "PositionChanged", "ReflectionCreated", "RiskDenied",
+__all__ = ["CandleClosed", "DrawdownAlert", "OrderFilled", "OrderSubmitted", "PositionChanged", "ReflectionCreated", "RiskDenied",
            "SignalCreated", "StatisticsUpdated", "TradeClosed", "TradingEvent"]
 
 
@@ -45,6 +45,17 @@ class SignalCreated:
     streamed: bool
 
     topic = "signal.created"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSubmitted:
+    """The engine sent ``order`` to its broker: ``accepted`` (now open there) or refused (``reason``)."""
+
+    order: Order
+    accepted: bool
+    reason: str | None = None
+
+    topic = "trading.order_submitted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,5 +133,5 @@ class StatisticsUpdated:
     topic = "trading.statistics"
 
 
-TradingEvent = (OrderFilled | PositionChanged | TradeClosed | RiskDenied | DrawdownAlert | ReflectionCreated
-                | StatisticsUpdated)
+TradingEvent = (OrderSubmitted | OrderFilled | PositionChanged | TradeClosed | RiskDenied | DrawdownAlert
+                | ReflectionCreated | StatisticsUpdated)

@@ -14,7 +14,8 @@ SQLite folds case for ASCII letters only; PostgreSQL for every letter.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from datetime import date, datetime, timezone
 from typing import Any
@@ -42,6 +43,8 @@ from tradewind.domain.symbol import normalize_symbol
 from tradewind.storage.tables import DecisionRow
 
 __all__ = ["SqlDecisionLog"]
+
+logger = logging.getLogger(__name__)
 
 _log = DecisionRow.__table__
 _COLUMNS = tuple(f.name for f in fields(Decision))
@@ -87,6 +90,7 @@ class SqlDecisionLog:
             raise ValueError("batch_size must be at least 1")
         self._engine = engine
         self.batch_size = batch_size
+        self.listeners: list[Callable[[Decision], None]] = []  # told of each stored decision (the metrics)
 
     def record(self, decision: Decision) -> None:
         """Store one decision; its symbol is normalised so the asset filter finds it."""
@@ -95,6 +99,11 @@ class SqlDecisionLog:
         values["symbol"] = normalize_symbol(decision.symbol)
         with self._engine.begin() as connection:
             connection.execute(insert(_log).values(values))
+        for listener in tuple(self.listeners):
+            try:
+                listener(decision)
+            except Exception:  # a listener counts; it must never lose the caller its decision
+                logger.exception("decision listener %r failed", listener)
 
     def cached(self, model: str, prompt_hash: str) -> Decision | None:
         """The newest valid answer to this prompt: a call that sent it, or the repair of one that did.

@@ -32,6 +32,7 @@ from tradewind.domain.events import (
     CandleClosed,
     DrawdownAlert,
     OrderFilled,
+    OrderSubmitted,
     PositionChanged,
     RiskDenied,
     SignalCreated,
@@ -392,9 +393,11 @@ class TradingEngine:
         except OrderRejected as exc:
             self._risk(order.symbol, f"broker_{exc.reason}", str(exc)[:300])
             self.store.save_order(order, "rejected", exc.reason)
+            self.bus.publish(OrderSubmitted.topic, OrderSubmitted(order, False, exc.reason))
             return False
         self._orders[order.client_order_id] = order
         self.store.save_order(order, "open")
+        self.bus.publish(OrderSubmitted.topic, OrderSubmitted(order, True))
         return True
 
     def _cancel_protective(self, symbol: str) -> None:
