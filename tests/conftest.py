@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 # The periodic analysis (on by default, every 5 minutes) would add signals of its own to tests that
 # count them; tests that exercise it switch it on explicitly.
 os.environ.setdefault("TRADEWIND_ANALYSIS_INTERVAL_MINUTES", "0")
+# Most tests write without credentials; the auth tests build their Settings with auth=True.
+os.environ.setdefault("TRADEWIND_AUTH", "false")
 
 POSTGRES_URL = os.environ.get(
     "TRADEWIND_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/tradewind_test"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 
+from tradewind.adapters.api_keys import ApiKeys, first_key_notice
 from tradewind.adapters.broadcast import BroadcastHub
 from tradewind.adapters.openai_client import OpenAIChatClient
 from tradewind.adapters.pdf_text import pdf_text
@@ -50,6 +52,7 @@ from tradewind.signals.periodic import PeriodicAnalysis
 from tradewind.signals.queries import SignalQueries
 from tradewind.signals.scoring import OutcomeScorer
 from tradewind.signals.service import SignalService
+from tradewind.storage.api_keys import SqlApiKeyStore
 from tradewind.storage.assistants import SqlObjectStore
 from tradewind.storage.files import SqlFileStore
 from tradewind.storage.candles import SqlCandleStore
@@ -97,6 +100,7 @@ class Container:
     files: FileService  # /v1 files, searched by file_search
     vector_stores: VectorStores  # /v1 vector stores: the files an assistant or a thread searches
     wall_clock: Clock = field(default_factory=SystemClock)
+    api_keys: ApiKeys | None = None  # the hashed API keys authentication checks (api/auth.py)
 
     # the kernel's parts, by the names routes and tests use
     @property
@@ -158,10 +162,21 @@ class Container:
 
     async def start(self) -> None:
         self.hub.bind(asyncio.get_running_loop())
+        self._first_admin_key()
         await self.kernel.start()
         settled = await self.runs.recover()  # runs a crash or a stop cut short end now, with the reason
         if settled:
             log.warning("%d assistant runs were cut short by the last stop: marked failed or cancelled", settled)
+
+    def _first_admin_key(self) -> None:
+        """On a first start with authentication on and no key stored, an admin key, printed once
+        to stderr (not to the log, which may be shipped elsewhere); only its hash is kept."""
+        if not (self.settings.auth and self.settings.bootstrap_admin_key) or self.api_keys is None:
+            return
+        key = self.api_keys.ensure_first()
+        if key is not None:
+            sys.stderr.write(first_key_notice(key))
+            sys.stderr.flush()
 
     async def stop(self) -> None:
         await self.runs.stop()
@@ -284,7 +299,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
                                vector_stores=vector_stores, wall=time.time)
     runs = RunService(store=objects.store, objects=objects, models=chat.models, tools=chat.tools, wall=time.time)
     return Container(settings, database, kernel, candles, decisions, hub, llm_client, service, backtests, chat,
-                     objects, runs, files, vector_stores)
+                     objects, runs, files, vector_stores, api_keys=ApiKeys(SqlApiKeyStore(database)))
 
 
 def _chat(settings: Settings, kernel: Kernel, trading: TradingService | None, backtests: BacktestJobs,

@@ -21,6 +21,7 @@ from tradewind.analysts.spend import SpendLimitReached
 from tradewind.cli import output as out
 from tradewind.cli.analysts import llm_for_evaluation
 from tradewind.cli.backtest import backtest
+from tradewind.cli.keys import announce_first_key, keys_app
 from tradewind.domain.errors import TradewindError
 from tradewind.domain.excerpt import excerpt
 from tradewind.market.candle_file import CandleFileError
@@ -32,6 +33,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 data_app = typer.Typer(help="Market data files.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
+app.add_typer(keys_app, name="keys")
 
 @app.command()
 @out.guarded
@@ -51,6 +53,7 @@ def serve(
         out.fail("invalid setting TRADEWIND_REPLAY_PATH: required when TRADEWIND_FEED=replay")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     upgrade_database(settings.database_url)
+    announce_first_key(settings)
     uvicorn.run(
         "tradewind.api.app:create_app",
         factory=True,
