@@ -40,6 +40,7 @@ from tradewind.domain.bus import InProcessBus
 from tradewind.domain.clock import Clock, SimClock, SystemClock
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.excerpt import excerpt
+from tradewind.domain.redact import Redactor
 from tradewind.domain.ports import Broker, CandleFeed, EventBus
 from tradewind.domain.timeframe import Timeframe
 from tradewind.market.recorder import CandleRecorder
@@ -243,7 +244,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     candles = SqlCandleStore(database)
     bus = InProcessBus()
     feed = feed or build_feed(settings, clock)
-    decisions = SqlDecisionLog(database)
+    secrets = Redactor(settings.secret_values())
+    decisions = SqlDecisionLog(database, redact=secrets.text if secrets else None)  # no key in a stored error
     rules = RulesAnalyst()
     trading = settings.trading_settings
     assets = build_assets(settings)

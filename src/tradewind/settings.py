@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tradewind.domain import Timeframe, normalize_symbol, parse_timeframe
 from tradewind.domain.excerpt import excerpt
+from tradewind.domain.redact import mask_url, url_password
 
 __all__ = [
     "DEFAULT_SYMBOLS",
@@ -273,6 +274,16 @@ class Settings(BaseSettings):
             raise ValueError("TRADEWIND_CORS_ORIGINS=* is refused when TRADEWIND_ENV=production: list the origins")
         return self
 
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, for masking (``domain.redact``): keys, tokens, and the
+        passwords inside the database and Redis URLs."""
+        held = [self.jwt_secret, self.service_token, self.admin_token, self.alpaca_api_key, self.alpaca_secret_key]
+        values = [s.get_secret_value() for s in held if s is not None] + self.api_keys()
+        urls = (self.database_url, self.redis_url, self.llm_base_url, self.ccxt_base_url, self.alpaca_data_url,
+                self.alpaca_trading_url)
+        values += [p for p in map(url_password, urls) if p]
+        return values
+
     def service_secret(self) -> str | None:
         """The internal service token: TRADEWIND_SERVICE_TOKEN, else the older TRADEWIND_ADMIN_TOKEN."""
         chosen = self.service_token or self.admin_token
@@ -410,6 +421,8 @@ def describe_settings_error(error: ValidationError) -> str:
         return f"invalid settings: {message}"
     name = "TRADEWIND_" + str(first["loc"][0]).upper()
     got = first.get("input")
+    if isinstance(got, str) and name.endswith("_URL"):
+        got = mask_url(got)
     shown = f" (got {excerpt(got)})" if got is not None and not isinstance(got, (dict, list)) else ""
     return f"invalid setting {name}: {message}{shown}"
 

@@ -114,15 +114,23 @@ class ApiKeys:
         return key
 
     def remembered(self, key: str) -> KeyInfo | None | bool:
-        """The fast path: the key's info (or None if refused) when it is remembered and fresh, else
-        False (call ``verify``, which is slow)."""
+        """The fast path: the key's info (or None if refused) when it is remembered, else False
+        (call ``verify``, which is slow). A remembered live key's row is re-read (by its id, no
+        hashing) once ``recheck_seconds`` have passed, so a revocation from elsewhere holds."""
         digest = hashlib.sha256(key.encode()).digest()
         with self._lock:
             seen = self._memory.get(digest)
-            if seen is None or (seen.info is not None and time.monotonic() - seen.checked > self.recheck_seconds):
+            if seen is None:
                 return False
             self._memory.move_to_end(digest)
-            return seen.info
+            if seen.info is None or time.monotonic() - seen.checked <= self.recheck_seconds:
+                return seen.info
+        record = self.store.get(seen.info.id)
+        with self._lock:
+            seen.checked = time.monotonic()
+            if record is None or record.revoked_at is not None:
+                seen.info = None
+        return seen.info
 
     def verify(self, key: str) -> KeyInfo | None:
         """The key's info when it is a live key, else None; the answer is remembered."""

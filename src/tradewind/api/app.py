@@ -13,6 +13,7 @@ from tradewind.api import ai, ai_logs, assistants_v1, debug, files_v1, openai_v1
 from tradewind.adapters.api_keys import ApiKeys
 from tradewind.api.auth import install_auth
 from tradewind.api.body_limit import BodyLimit
+from tradewind.api.redaction import install_redaction
 from tradewind.api.errors import install_error_handlers
 from tradewind.api.request_route import openapi_models
 from tradewind.bootstrap import Container, build_container
@@ -47,8 +48,10 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.state.container = container
     app.state.streamer_service = container.streamer_service
     install_error_handlers(app)
-    install_auth(app, settings=container.settings.auth_settings, keys=container.api_keys or ApiKeys(SqlApiKeyStore(container.database)),
+    keys = container.api_keys or ApiKeys(SqlApiKeyStore(container.database))
+    install_auth(app, settings=container.settings.auth_settings, keys=keys,
                  cors_origins=container.settings.cors_origins)  # the scope table of api/access.py, CORS outside it
+    install_redaction(app, container.settings.secret_values())  # no secret in any body or log line
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)  # outermost: before any parsing
     app.include_router(service_info.router)
     app.include_router(streamer.router)

@@ -25,20 +25,16 @@ from tradewind.assistants.chat_request import InvalidRequest, parse_chat_request
 from tradewind.assistants.tools import LOCAL_OWNER
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["Owner", "json_body", "owner_of", "router"]
+__all__ = ["Owner", "caller_owner", "json_body", "owner_of", "router"]
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 _JSON_TYPES = frozenset({"", "application/json", "text/plain"})
 
 
-async def owner_of(request: Request, authorization: Annotated[str | None, Header(max_length=4096)] = None) -> str:
-    """Whose objects a request sees: the authenticated principal's (``api/auth.py``); with
-    authentication off, a digest of its bearer string (never stored itself), or the one local
-    owner (no one's objects, which anonymous callers see) without one."""
-    principal = principal_of(request.scope)
-    if principal is not None and principal.kind != "anonymous":
-        return owner_id(principal)
+async def owner_of(authorization: Annotated[str | None, Header(max_length=4096)] = None) -> str:
+    """With authentication off: a digest of the request's bearer string (never stored itself), or
+    the one local owner (no one's objects, which anonymous callers see) without one."""
     if not authorization:
         return LOCAL_OWNER
     scheme, _, key = authorization.partition(" ")
@@ -47,7 +43,15 @@ async def owner_of(request: Request, authorization: Annotated[str | None, Header
     return hashlib.sha256(key.strip().encode()).hexdigest()[:32]
 
 
-Owner = Annotated[str, Depends(owner_of)]
+async def caller_owner(request: Request, authorization: Annotated[str | None, Header(max_length=4096)] = None) -> str:
+    """Whose objects a request sees: the authenticated principal's (``api/auth.py``), else ``owner_of``."""
+    principal = principal_of(request.scope)
+    if principal is not None and principal.kind != "anonymous":
+        return owner_id(principal)
+    return await owner_of(authorization)
+
+
+Owner = Annotated[str, Depends(caller_owner)]
 
 
 @router.get("/models", summary="The models: tradewind-analyst (built in) and the configured upstream ones")

@@ -14,7 +14,7 @@ SQLite folds case for ASCII letters only; PostgreSQL for every letter.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from datetime import date, datetime, timezone
 from typing import Any
@@ -82,17 +82,22 @@ def _known(total: Any, calls: int, kind: type[int] | type[float]) -> Any:
 class SqlDecisionLog:
     """The ``DecisionLog`` port over the ``ai_decision_logs`` table."""
 
-    def __init__(self, engine: Engine, *, batch_size: int = 500) -> None:
+    def __init__(self, engine: Engine, *, batch_size: int = 500, redact: Callable[[str], str] | None = None) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._engine = engine
         self.batch_size = batch_size
+        self._redact = redact  # masks configured secrets out of a stored error or raw answer
 
     def record(self, decision: Decision) -> None:
         """Store one decision; its symbol is normalised so the asset filter finds it."""
         values = {name: getattr(decision, name) for name in _COLUMNS}
         values["created_at"] = _utc(decision.created_at)
         values["symbol"] = normalize_symbol(decision.symbol)
+        if self._redact is not None:
+            for name in ("error", "raw_response"):
+                if isinstance(values.get(name), str):
+                    values[name] = self._redact(values[name])
         with self._engine.begin() as connection:
             connection.execute(insert(_log).values(values))
 
