@@ -20,9 +20,11 @@ from typing import Any
 
 import httpx
 import jwt
+import sqlalchemy as sa
 import openai
 import orjson
 import pytest
+from alembic import command
 from fastapi.routing import iter_route_contexts
 from pydantic import ValidationError
 from starlette.routing import Mount, WebSocketRoute
@@ -37,6 +39,9 @@ from tradewind.assistants.tools import CALLER_MAY_TRADE, Tool, run_tool
 from tradewind.bootstrap import Container, build_container
 from tradewind.settings import Settings, describe_settings_error
 from tradewind.storage.api_keys import SqlApiKeyStore
+from tradewind.storage.assistants import NOBODY
+from tradewind.storage.db import create_engine_for
+from tradewind.storage.migrate import alembic_config
 
 JWT_SECRET = secrets.token_urlsafe(40)
 SERVICE_TOKEN = secrets.token_urlsafe(40)
@@ -283,6 +288,29 @@ def test_another_keys_objects_are_not_found_through_the_openai_sdk(
     assert again.beta.assistants.retrieve(owned.id).id == owned.id  # the JWT's sub owns it, whatever token
     with pytest.raises(openai.NotFoundError):
         theirs.beta.assistants.retrieve(owned.id)
+    nobodys = container.assistants.create_assistant(NOBODY, {"model": "tradewind-analyst", "name": "shared"})
+    assert theirs.beta.assistants.retrieve(nobodys["id"]).name == "shared"  # made before auth: no one's, seen by all
+    assert mine.beta.assistants.retrieve(nobodys["id"]).name == "shared"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_migration_0008_adds_the_key_table_and_gives_older_objects_to_no_one(database_url: str) -> None:
+    config = alembic_config(database_url)
+    command.upgrade(config, "0007")
+    engine = create_engine_for(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO v1_assistants (id, owner, created_at, body) "
+                                       "VALUES ('asst_old', 'a-digest-of-some-bearer', 1, '{}')"))
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT owner FROM v1_assistants")).scalar_one() == NOBODY
+            assert connection.execute(sa.text("SELECT count(*) FROM api_keys")).scalar_one() == 0
+        command.downgrade(config, "0007")
+        assert "api_keys" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
 
 
 def test_public_reads_need_nothing_and_writes_still_do(tmp_path: Path) -> None:
