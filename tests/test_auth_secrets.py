@@ -3,7 +3,7 @@
 The server runs on PostgreSQL with a password in its URL (the local server trusts, so the password
 is carried but not checked), an LLM endpoint whose URL holds a password (unreachable: every call
 fails, and the failure names the endpoint), an OpenAI key, Alpaca keys, a JWT secret, a service
-token and a Redis URL with a password. Its health page, debug checks, error bodies, the decision
+token. Its health page, debug checks, error bodies, the decision
 log (over the API, its JSON and CSV exports, and the table itself) and every log record are read
 back; none holds any of the values, and the places that would have shown one show stars instead.
 """
@@ -25,6 +25,7 @@ from support.server import serve
 
 from tradewind.api.app import create_app
 from tradewind.bootstrap import build_container
+from tradewind.domain.redact import Redactor
 from tradewind.settings import Settings, describe_settings_error
 
 pytestmark = pytest.mark.postgres
@@ -55,7 +56,7 @@ def test_no_secret_appears_in_bodies_exports_the_decision_log_or_logs(
     postgres_url: str, logs: io.StringIO,
 ) -> None:
     values = {name: f"{name}-{secrets.token_urlsafe(24)}" for name in (
-        "db_password", "redis_password", "llm_password", "openai_key", "alpaca_key", "alpaca_secret", "jwt_secret",
+        "db_password", "llm_password", "openai_key", "alpaca_key", "alpaca_secret", "jwt_secret",
         "service_token")}
     url = make_url(postgres_url)
     with psycopg.connect(url.set(drivername="postgresql", query={}).render_as_string(hide_password=False),
@@ -63,7 +64,7 @@ def test_no_secret_appears_in_bodies_exports_the_decision_log_or_logs(
         connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{url.query["options"].split("=")[1]}"')
     database_url = url.set(password=values["db_password"]).render_as_string(hide_password=False)
     settings = Settings(
-        database_url=database_url, redis_url=f"redis://:{values['redis_password']}@127.0.0.1:6379/11",
+        database_url=database_url,
         feed="synthetic", symbols=["BTCUSDT"], timeframes=["1m", "15m", "1h"], analysis_timeframes=["15m", "1h"],
         history_hours=4, trading=False, analyst="llm",
         llm_base_url=f"http://tradewind:{values['llm_password']}@127.0.0.1:{_closed_port()}/v1",
@@ -103,6 +104,13 @@ def test_no_secret_appears_in_bodies_exports_the_decision_log_or_logs(
     everything = "\n".join(outputs)
     leaked = [name for name, value in values.items() if value in everything]
     assert not leaked, f"secrets shown: {leaked}"
+
+
+def test_a_redis_urls_password_is_among_the_masked_secrets() -> None:
+    password = secrets.token_urlsafe(24)  # the server is not started: its Redis (db 11) has no password
+    settings = Settings(redis_url=f"redis://:{password}@127.0.0.1:6379/11", service_token="t" * 40)
+    assert password in settings.secret_values() and "t" * 40 in settings.secret_values()
+    assert password not in Redactor(settings.secret_values()).text(f"redis://:{password}@127.0.0.1:6379/11 down")
 
 
 def _refused(database_url: str) -> Exception:

@@ -18,7 +18,6 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.middleware.cors import CORSMiddleware
@@ -133,18 +132,18 @@ class Authentication:
             try:
                 principal = await self.authenticator.principal(credential)
             except Refused as exc:
-                await self._refuse(scope, receive, send, 401, f"Invalid credential: {exc}", "invalid_token")
+                await _refuse(scope, receive, send, 401, f"Invalid credential: {exc}", 'Bearer error="invalid_token"')
                 return
         open_read = access == "read" and self.settings.public_reads
         if access != "public" and not open_read:
             if principal.kind == "anonymous":
-                await self._refuse(scope, receive, send, 401, f"This endpoint needs a credential with the {access} "
-                                   "scope: Authorization: Bearer <API key, JWT or service token>", None)
+                await _refuse(scope, receive, send, 401, f"This endpoint needs a credential with the {access} "
+                              "scope: Authorization: Bearer <API key, JWT or service token>", "Bearer")
                 return
             if not principal.allows(access):  # type: ignore[arg-type]
                 held = ", ".join(sorted(principal.scopes)) or "none"
-                await self._refuse(scope, receive, send, 403, f"This endpoint needs the {access} scope "
-                                   f"(the credential holds: {held})", f'insufficient_scope", scope="{access}')
+                await _refuse(scope, receive, send, 403, f"This endpoint needs the {access} scope "
+                              f"(the credential holds: {held})", f'Bearer error="insufficient_scope", scope="{access}"')
                 return
         set_principal(scope, principal)
         CALLER_MAY_TRADE.set(principal.allows("trade"))
@@ -152,27 +151,24 @@ class Authentication:
             send = _choose_protocol(send)
         await self.app(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, message: str,
-                      error: str | None) -> None:
-        path = scope.get("path", "")
-        challenge = "Bearer" if error is None else f'Bearer error="{error}"'
-        if status == 401:
-            code = "invalid_api_key" if path.startswith("/v1") else "UNAUTHORIZED"
-        else:
-            code = "INSUFFICIENT_SCOPE"
-        response = error_response(status, message, code, field="authorization", path=path,
-                                  headers={"www-authenticate": challenge})
-        if scope["type"] == "http":
-            await response(scope, receive, send)
-            return
-        await receive()  # websocket.connect
-        if "websocket.http.response" in scope.get("extensions", {}):
-            await send({"type": "websocket.http.response.start", "status": status,
-                        "headers": [(k.encode(), v.encode()) for k, v in response.headers.items()]})
-            await send({"type": "websocket.http.response.body", "body": bytes(response.body)})
-        else:  # the server cannot answer a handshake with a status: close with policy violation
-            await send({"type": "websocket.close", "code": 1008, "reason": orjson.loads(response.body).get(
-                "detail", "unauthorized")[:120]})
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str, challenge: str) -> None:
+    """401 or 403 in the path's error shape; a WebSocket handshake gets the same HTTP answer."""
+    path = scope.get("path", "")
+    code = ("invalid_api_key" if path.startswith("/v1") else "UNAUTHORIZED") if status == 401 else "INSUFFICIENT_SCOPE"
+    response = error_response(status, message, code, field="authorization", path=path,
+                              headers={"www-authenticate": challenge})
+    if scope["type"] == "http":
+        await response(scope, receive, send)
+        return
+    await receive()  # websocket.connect
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send({"type": "websocket.http.response.start", "status": status,
+                    "headers": [(k.encode(), v.encode()) for k, v in response.headers.items()]})
+        await send({"type": "websocket.http.response.body", "body": bytes(response.body)})
+    else:  # the server cannot answer a handshake with a status: close with "policy violation"
+        await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
 
 
 def _credential(scope: Scope) -> tuple[str | None, bool]:
