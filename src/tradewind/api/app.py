@@ -9,12 +9,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from tradewind import __version__
-from tradewind.api import ai, ai_logs, assistants_v1, debug, files_v1, openai_v1, service_info, streamer, trading, ws
 from tradewind.adapters.api_keys import ApiKeys
+from tradewind.api import ai, ai_logs, assistants_v1, debug, files_v1, openai_v1, service_info, streamer, trading, ws
 from tradewind.api.auth import install_auth
 from tradewind.api.body_limit import BodyLimit
-from tradewind.api.redaction import install_redaction
 from tradewind.api.errors import install_error_handlers
+from tradewind.api.redaction import install_redaction
 from tradewind.api.request_route import openapi_models
 from tradewind.bootstrap import Container, build_container
 from tradewind.settings import Settings
