@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 os.environ.setdefault("TRADEWIND_ANALYSIS_INTERVAL_MINUTES", "0")
 # The suite sends far more than the seed's 60 requests a minute per client; rate-limit tests turn them on.
 os.environ.setdefault("TRADEWIND_RATE_LIMIT_ENABLED", "false")
+# Most tests write without credentials; the auth tests build their Settings with auth=True.
+os.environ.setdefault("TRADEWIND_AUTH", "false")
 
 POSTGRES_URL = os.environ.get(
     "TRADEWIND_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/tradewind_test"

@@ -41,7 +41,7 @@ ALLOWED: dict[str, frozenset[str] | None] = {
     "trading": frozenset({"numpy"}),
     "assistants": frozenset(_ANALYSTS),  # tool schemas, JSON and the tools' arrays, like analysts/
     "adapters": frozenset(_ANALYSTS | _MARKET | {"sqlalchemy", "alembic", "psycopg", "openai", "redis", "httpx",
-                                                  "pypdf"}),
+                                                  "pypdf", "argon2", "jwt"}),  # argon2, jwt: API keys and bearer JWTs
     "top": None,
 }
 # DESIGN.md names these; they must never appear below adapters/.

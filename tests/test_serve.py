@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -62,6 +63,10 @@ def test_serve_on_embedded_defaults_then_restart_warm(tmp_path: Path) -> None:
         assert answer["signal"] in ("Long", "Short", "Neutral") and answer["signal_id"].startswith("sig_")
         assert "15m (score" in answer["reasoning"] and "4h (score" in answer["reasoning"]
         assert (tmp_path / "var" / "tradewind.db").exists()
+        key = first_admin_key(first)  # auth is on by default: the first start printed an admin key, once
+        pause = f"{base}/api/assets/BTCUSDT/pause"
+        assert httpx.post(pause).status_code == 401  # reads are public by default, controls are not
+        assert httpx.post(pause, headers={"Authorization": f"Bearer {key}"}).status_code == 200
         closed_before = [c for c in hourly["candles"] if c["closed"]]
     finally:
         first.send_signal(signal.SIGINT)
@@ -76,3 +81,14 @@ def test_serve_on_embedded_defaults_then_restart_warm(tmp_path: Path) -> None:
     finally:
         second.send_signal(signal.SIGINT)
         second.wait(timeout=30)
+    assert second.stderr is not None and b"tw_" not in second.stderr.read()  # printed once: not on a restart
+
+
+def first_admin_key(process: subprocess.Popen[bytes]) -> str:
+    """The admin key a first ``serve`` prints on stderr before its server starts."""
+    assert process.stderr is not None
+    for _ in range(500):
+        found = re.search(rb"^\s+(tw_[0-9a-f]{12}_[\w-]+)\s*$", process.stderr.readline())
+        if found:
+            return found.group(1).decode()
+    raise AssertionError("serve printed no admin key")

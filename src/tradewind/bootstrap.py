@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 
+from tradewind.adapters.api_keys import ApiKeys, first_key_notice
 from tradewind.adapters.broadcast import BroadcastHub
 from tradewind.adapters.openai_client import OpenAIChatClient
 from tradewind.adapters.pdf_text import pdf_text
@@ -38,6 +40,7 @@ from tradewind.domain import normalize_symbol, parse_timeframe
 from tradewind.domain.clock import Clock, SimClock, SystemClock
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.excerpt import excerpt
+from tradewind.domain.redact import Redactor
 from tradewind.domain.ports import Broker, CandleFeed, EventBus
 from tradewind.domain.timeframe import Timeframe
 from tradewind.market.recorder import CandleRecorder
@@ -50,6 +53,7 @@ from tradewind.signals.periodic import PeriodicAnalysis
 from tradewind.signals.queries import SignalQueries
 from tradewind.signals.scoring import OutcomeScorer
 from tradewind.signals.service import SignalService
+from tradewind.storage.api_keys import SqlApiKeyStore
 from tradewind.storage.assistants import SqlObjectStore
 from tradewind.storage.backtests import SqlBacktestStore
 from tradewind.storage.files import SqlFileStore
@@ -100,6 +104,7 @@ class Container:
     vector_stores: VectorStores  # /v1 vector stores: the files an assistant or a thread searches
     wall_clock: Clock = field(default_factory=SystemClock)
     scale: ScaleOut = field(default_factory=ScaleOut.single)  # this worker, the bus and leases it shares
+    api_keys: ApiKeys | None = None  # the hashed API keys authentication checks (api/auth.py)
 
     # the kernel's parts, by the names routes and tests use
     @property
@@ -161,6 +166,7 @@ class Container:
 
     async def start(self) -> None:
         self.hub.bind(asyncio.get_running_loop())
+        self._first_admin_key()
         await asyncio.to_thread(self.scale.start)
         await self.kernel.start()
         settled = await self.runs.recover()  # runs a crash or a stop cut short end now, with the reason
@@ -169,6 +175,16 @@ class Container:
         settled = await self.backtests.recover()
         if settled:
             log.warning("%d backtests were cut short by the last stop: marked failed", settled)
+
+    def _first_admin_key(self) -> None:
+        """On a first start with authentication on and no key stored, an admin key, printed once
+        to stderr (not to the log, which may be shipped elsewhere); only its hash is kept."""
+        if not (self.settings.auth and self.settings.bootstrap_admin_key) or self.api_keys is None:
+            return
+        key = self.api_keys.ensure_first()
+        if key is not None:
+            sys.stderr.write(first_key_notice(key))
+            sys.stderr.flush()
 
     async def stop(self) -> None:
         await self.runs.stop(timeout=min(5.0, self.settings.shutdown_timeout_seconds))  # then cut, failed
@@ -237,7 +253,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     scale = build_scale_out(settings)
     bus = scale.bus
     feed = feed or build_feed(settings, clock)
-    decisions = SqlDecisionLog(database)
+    secrets = Redactor(settings.secret_values())
+    decisions = SqlDecisionLog(database, redact=secrets.text if secrets else None)  # no key in a stored error
     rules = RulesAnalyst()
     trading = settings.trading_settings
     assets = build_assets(settings)
@@ -295,7 +312,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
                                vector_stores=vector_stores, wall=time.time)
     runs = RunService(store=objects.store, objects=objects, models=chat.models, tools=chat.tools, wall=time.time)
     return Container(settings, database, kernel, candles, decisions, hub, llm_client, service, backtests, chat,
-                     objects, runs, files, vector_stores, scale=scale)
+                     objects, runs, files, vector_stores, scale=scale,
+                     api_keys=ApiKeys(SqlApiKeyStore(database)))
 
 
 def build_scale_out(settings: Settings) -> ScaleOut:

@@ -19,9 +19,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tradewind.domain import Timeframe, normalize_symbol, parse_timeframe
 from tradewind.domain.excerpt import excerpt
+from tradewind.domain.redact import mask_url, url_password
 
 __all__ = [
     "DEFAULT_SYMBOLS",
+    "AuthSettings",
     "LIVE_CONFIRMATION",
     "BrokerSettings",
     "LLMSettings",
@@ -29,6 +31,7 @@ __all__ = [
     "TradingSettings",
     "describe_settings_error",
     "load_settings",
+    "weak_secret",
 ]
 
 LIVE_CONFIRMATION = "I accept real-money risk"
@@ -98,7 +101,8 @@ class Settings(BaseSettings):
     outcome_horizons: dict[Timeframe, int] = Field(
         default_factory=dict, description='scoring horizon in seconds per timeframe, JSON: {"1h": 43200}'
     )
-    admin_token: SecretStr | None = None
+    admin_token: SecretStr | None = Field(
+        None, description="the dashboard's admin token: an alias of TRADEWIND_SERVICE_TOKEN (either grants admin)")
     analysis_interval_minutes: float = Field(
         default=5.0, ge=0, le=24 * 60, description="the seed's periodic analysis of every tracked symbol; 0 = off"
     )
@@ -314,6 +318,61 @@ class Settings(BaseSettings):
             )
         return self
 
+    # --- authentication and authorisation (api/auth.py, api/access.py) ---------------------------
+    env: Literal["development", "production"] = Field(
+        default="development", description="production refuses weak secrets and auth off")
+    auth: bool = Field(default=True, description="check credentials against the scope table; off only in development")
+    public_reads: bool = Field(default=True, description="the seed's default: reads need no credential")
+    jwt_secret: SecretStr | None = Field(None, description="HS256 secret of bearer JWTs; unset = no JWT accepted")
+    jwt_audience: str | None = Field(None, max_length=200, description="required `aud` of JWTs, when set")
+    service_token: SecretStr | None = Field(
+        None, description="the seed's internal service token: Bearer <it> is principal `service` with admin")
+    bootstrap_admin_key: bool = Field(
+        default=True, description="on a start with no API key stored, create an admin key and print it once")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed cross-origin (comma-separated); empty = none")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        return _split(value)
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> Settings:
+        if self.env != "production":
+            return self
+        if not self.auth:
+            raise ValueError("TRADEWIND_AUTH=false is refused when TRADEWIND_ENV=production")
+        for name in ("jwt_secret", "service_token", "admin_token"):
+            secret = getattr(self, name)
+            if secret is not None and (problem := weak_secret(secret.get_secret_value())):
+                raise ValueError(f"TRADEWIND_{name.upper()} {problem} (TRADEWIND_ENV=production)")
+        if "*" in self.cors_origins:
+            raise ValueError("TRADEWIND_CORS_ORIGINS=* is refused when TRADEWIND_ENV=production: list the origins")
+        return self
+
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, for masking (``domain.redact``): keys, tokens, and the
+        passwords inside the database and Redis URLs."""
+        held = [self.jwt_secret, self.service_token, self.admin_token, self.alpaca_api_key, self.alpaca_secret_key]
+        values = [s.get_secret_value() for s in held if s is not None] + self.api_keys()
+        urls = (self.database_url, self.redis_url, self.llm_base_url, self.ccxt_base_url, self.alpaca_data_url,
+                self.alpaca_trading_url)
+        values += [p for p in map(url_password, urls) if p]
+        return values
+
+    def service_secret(self) -> str | None:
+        """The internal service token: TRADEWIND_SERVICE_TOKEN, else the older TRADEWIND_ADMIN_TOKEN."""
+        chosen = self.service_token or self.admin_token
+        return chosen.get_secret_value() if chosen and chosen.get_secret_value() else None
+
+    @property
+    def auth_settings(self) -> AuthSettings:
+        return AuthSettings(
+            enabled=self.auth, public_reads=self.public_reads, jwt_secret=self.jwt_secret,
+            jwt_audience=self.jwt_audience, service_token=SecretStr(s) if (s := self.service_secret()) else None,
+        )
+
     # --- each component's part -------------------------------------------------------------------
     @property
     def llm(self) -> LLMSettings:
@@ -366,6 +425,30 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
+
+
+MIN_SECRET_CHARS = 32
+WEAK_SECRETS = frozenset({"changethis", "changeme", "secret", "password", "admin", "token", "test", "s3cret"})
+
+
+def weak_secret(value: str) -> str | None:
+    """Why ``value`` is too weak a secret for production, or None when it will do."""
+    if value.strip().lower() in WEAK_SECRETS or "changethis" in value.lower():
+        return "is a default or well-known value"
+    if len(value) < MIN_SECRET_CHARS:
+        return f"is shorter than {MIN_SECRET_CHARS} characters"
+    if len(set(value)) < 8:
+        return "repeats too few characters"
+    return None
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    enabled: bool
+    public_reads: bool
+    jwt_secret: SecretStr | None
+    jwt_audience: str | None
+    service_token: SecretStr | None
 
 
 @dataclass(frozen=True)
@@ -425,6 +508,8 @@ def describe_settings_error(error: ValidationError) -> str:
         return f"invalid settings: {message}"
     name = "TRADEWIND_" + str(first["loc"][0]).upper()
     got = first.get("input")
+    if isinstance(got, str) and name.endswith("_URL"):
+        got = mask_url(got)
     shown = f" (got {excerpt(got)})" if got is not None and not isinstance(got, (dict, list)) else ""
     return f"invalid setting {name}: {message}{shown}"
 

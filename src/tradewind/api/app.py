@@ -9,15 +9,19 @@ from typing import Any
 from fastapi import FastAPI
 
 from tradewind import __version__
+from tradewind.adapters.api_keys import ApiKeys
 from tradewind.api import ai, ai_logs, assistants_v1, debug, files_v1, openai_v1, service_info, streamer, trading, ws
+from tradewind.api.auth import install_auth
 from tradewind.api.body_limit import BodyLimit
 from tradewind.api.errors import install_error_handlers
 from tradewind.api.observability import install_observability
 from tradewind.api.rate_limits import install_rate_limits
+from tradewind.api.redaction import install_redaction
 from tradewind.api.request_route import openapi_models
 from tradewind.api.request_timeout import RequestTimeout
 from tradewind.bootstrap import Container, build_container
 from tradewind.settings import Settings
+from tradewind.storage.api_keys import SqlApiKeyStore
 from tradewind.web.routes import install_dashboard
 
 __all__ = ["create_app"]
@@ -48,6 +52,10 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.state.streamer_service = container.streamer_service
     install_error_handlers(app)
     install_rate_limits(app, container.settings)  # inside authentication: it counts the principal
+    keys = container.api_keys or ApiKeys(SqlApiKeyStore(container.database))
+    install_auth(app, settings=container.settings.auth_settings, keys=keys,
+                 cors_origins=container.settings.cors_origins)  # the scope table of api/access.py, CORS outside it
+    install_redaction(app, container.settings.secret_values())  # no secret in any body or log line
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)  # before any parsing
     if container.settings.request_timeout_seconds:  # a slow body counts against it too
         app.add_middleware(RequestTimeout, seconds=container.settings.request_timeout_seconds)

@@ -33,12 +33,14 @@ StreamerDep = Annotated[StreamerService, Depends(get_streamer_service)]
 
 
 async def require_admin(container: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    """The seam for destructive endpoints: with ``TRADEWIND_ADMIN_TOKEN`` set, a matching
-    ``Authorization: Bearer <token>`` is required; real user auth will plug in here."""
-    token = container.settings.admin_token
-    if token is None:
+    """With authentication on, the scope table (``api/access.py``) has already decided, in the
+    middleware; with it off (development only), the older seam still holds: with
+    ``TRADEWIND_ADMIN_TOKEN`` (or ``TRADEWIND_SERVICE_TOKEN``) set, that bearer is required."""
+    settings = container.settings
+    token = settings.service_secret()
+    if settings.auth or token is None:
         return
-    if not secrets.compare_digest((authorization or "").encode(), f"Bearer {token.get_secret_value()}".encode()):
+    if not secrets.compare_digest((authorization or "").encode(), f"Bearer {token}".encode()):
         raise Forbidden("this endpoint needs the admin credential (Authorization: Bearer <TRADEWIND_ADMIN_TOKEN>)")
 
 

@@ -16,14 +16,16 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import Response, StreamingResponse
 
+from tradewind.api.auth import owner_id
 from tradewind.api.body import OFFLOAD_BYTES
 from tradewind.api.deps import ContainerDep
 from tradewind.api.errors import UnsupportedMediaType
+from tradewind.api.principal import principal_of
 from tradewind.assistants.chat_request import InvalidRequest, parse_chat_request
 from tradewind.assistants.tools import LOCAL_OWNER
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["Owner", "json_body", "owner_of", "router"]
+__all__ = ["Owner", "caller_owner", "json_body", "owner_of", "router"]
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -31,8 +33,8 @@ _JSON_TYPES = frozenset({"", "application/json", "text/plain"})
 
 
 async def owner_of(authorization: Annotated[str | None, Header(max_length=4096)] = None) -> str:
-    """Whose objects a request sees: a digest of its bearer key (the key itself is never stored),
-    or the one local owner without a key. Verifying keys is the auth layer's job, not this one's."""
+    """With authentication off: a digest of the request's bearer string (never stored itself), or
+    the one local owner (no one's objects, which anonymous callers see) without one."""
     if not authorization:
         return LOCAL_OWNER
     scheme, _, key = authorization.partition(" ")
@@ -41,7 +43,15 @@ async def owner_of(authorization: Annotated[str | None, Header(max_length=4096)]
     return hashlib.sha256(key.strip().encode()).hexdigest()[:32]
 
 
-Owner = Annotated[str, Depends(owner_of)]
+async def caller_owner(request: Request, authorization: Annotated[str | None, Header(max_length=4096)] = None) -> str:
+    """Whose objects a request sees: the authenticated principal's (``api/auth.py``), else ``owner_of``."""
+    principal = principal_of(request.scope)
+    if principal is not None and principal.kind != "anonymous":
+        return owner_id(principal)
+    return await owner_of(authorization)
+
+
+Owner = Annotated[str, Depends(caller_owner)]
 
 
 @router.get("/models", summary="The models: tradewind-analyst (built in) and the configured upstream ones")

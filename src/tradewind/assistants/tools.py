@@ -33,13 +33,17 @@ from tradewind.trading.jobs import BacktestJobs
 from tradewind.trading.risk_metrics import risk_metrics
 from tradewind.trading.service import TradingService
 
-__all__ = ["MAX_SYMBOLS", "Tool", "ToolArgumentError", "run_tool", "trading_tools"]
+__all__ = ["CALLER_MAY_TRADE", "MAX_SYMBOLS", "Tool", "ToolArgumentError", "run_tool", "trading_tools"]
 
 MAX_SYMBOLS = 10
 MAX_SYMBOL_CHARS = 32
 LOCAL_OWNER = "local"
 CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("tool_caller", default=LOCAL_OWNER)
 """Whose request a tool serves (the owner of the files it may read), set by ``run_tool``."""
+CALLER_MAY_TRADE: contextvars.ContextVar[bool] = contextvars.ContextVar("tool_caller_may_trade", default=True)
+"""Whether the request a tool serves holds the ``trade`` scope: authentication sets it per request
+(a run started by a request inherits it), so a tool that would start work or change something
+(``Tool.changes``) answers a read-only caller with an error saying so instead of running."""
 _SYMBOL_COLUMNS = ("symbol", "ticker", "asset", "instrument", "pair")
 _QUANTITY_COLUMNS = ("quantity", "qty", "shares", "units", "amount", "position", "size")
 
@@ -54,6 +58,7 @@ class Tool:
     description: str
     parameters: dict[str, Any]  # JSON schema of the arguments object
     run: Callable[[Mapping[str, Any]], Awaitable[Any]]
+    changes: bool = False  # starts work or changes state: the caller needs the trade scope
 
     def spec(self) -> dict[str, Any]:
         """The tool as Chat Completions and the Assistants API declare a function."""
@@ -232,7 +237,7 @@ def trading_tools(*, streamer: StreamerService, signals: Mapping[str, SignalServ
                  "params": {"type": "object"}, "from": {"type": "number", "description": "epoch seconds"},
                  "to": {"type": "number", "description": "epoch seconds"}, "cash": {"type": "number"},
                  "fee": {"type": "number"}},
-              "required": ["symbol"], "additionalProperties": False}, run_backtest),
+              "required": ["symbol"], "additionalProperties": False}, run_backtest, changes=True),
     ]
     return {tool.name: tool for tool in tools}
 
@@ -248,6 +253,8 @@ async def run_tool(tool: Tool, arguments: str, owner: str = LOCAL_OWNER) -> dict
         return {"error": f"arguments are not JSON: {excerpt(arguments)}"}
     if not isinstance(args, dict):
         return {"error": "arguments must be a JSON object"}
+    if tool.changes and not CALLER_MAY_TRADE.get():
+        return {"error": f"{tool.name} needs a credential with the trade scope; this caller may only read"}
     try:
         return {"result": await tool.run(args)}
     except TradewindError as exc:

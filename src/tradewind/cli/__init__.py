@@ -23,6 +23,7 @@ from tradewind.cli import output as out
 from tradewind.cli.analysts import llm_for_evaluation
 from tradewind.cli.backtest import backtest
 from tradewind.cli.workers import workers_problem
+from tradewind.cli.keys import announce_first_key, keys_app
 from tradewind.domain.errors import TradewindError
 from tradewind.domain.excerpt import excerpt
 from tradewind.market.candle_file import CandleFileError
@@ -34,6 +35,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 data_app = typer.Typer(help="Market data files.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
+app.add_typer(keys_app, name="keys")
 
 @app.command()
 @out.guarded
@@ -60,6 +62,7 @@ def serve(
     if not logging.getLogger().handlers:  # like basicConfig: a host that set up logging (pytest) keeps its own
         logging.config.dictConfig(log_config)  # the migrations' lines; uvicorn applies it again in each worker
     upgrade_database(settings.database_url)
+    announce_first_key(settings)
     exit_zero_on_sigterm()  # after uvicorn's drain and shutdown, status 0
     uvicorn.run(
         "tradewind.api.app:create_app",

@@ -1,7 +1,7 @@
 """``SqlObjectStore``: the Assistants API's objects on SQLite or PostgreSQL (the ``v1_*`` tables).
 
 Each call is one short transaction. Lookups are by id *and* owner, so another key's object is not
-found at all (the API answers 404, never 403). Cascades are the database's own (``ON DELETE
+found at all (the API answers 404, never 403); objects of no one (``NOBODY``) are everyone's. Cascades are the database's own (``ON DELETE
 CASCADE``; SQLite runs with ``foreign_keys=ON``).
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, insert, select, update
 
 from tradewind.assistants.records import PARENTS, Kind, Page
+from tradewind.assistants.tools import LOCAL_OWNER
 from tradewind.storage.tables import (
     V1AssistantRow,
     V1MessageRow,
@@ -22,7 +23,16 @@ from tradewind.storage.tables import (
     V1VectorStoreRow,
 )
 
-__all__ = ["SqlObjectStore", "keyset_page"]
+__all__ = ["NOBODY", "SqlObjectStore", "keyset_page", "visible_to"]
+
+NOBODY = LOCAL_OWNER
+"""The owner of objects that belong to no one: made without a credential, or before authentication
+(migration 0008). Every caller sees them, as the anonymous caller always did."""
+
+
+def visible_to(column: ColumnElement[str], owner: str) -> ColumnElement[bool]:
+    """The rows ``owner`` sees: its own, and no one's."""
+    return column == NOBODY if owner == NOBODY else column.in_((owner, NOBODY))
 
 _TABLES: dict[str, Table] = {
     "assistant": V1AssistantRow.__table__,  # type: ignore[dict-item]
@@ -51,7 +61,7 @@ class SqlObjectStore:
         table = _TABLES[kind]
         with self.engine.connect() as connection:
             body = connection.execute(
-                select(table.c.body).where(table.c.id == object_id, table.c.owner == owner)).scalar()
+                select(table.c.body).where(table.c.id == object_id, visible_to(table.c.owner, owner))).scalar()
         return dict(body) if body is not None else None
 
     def replace(self, kind: Kind, owner: str, document: Mapping[str, Any]) -> None:
@@ -60,13 +70,13 @@ class SqlObjectStore:
         if kind == "run":
             values["status"] = document["status"]
         with self.engine.begin() as connection:
-            connection.execute(update(table).where(table.c.id == document["id"], table.c.owner == owner).values(**values))
+            connection.execute(update(table).where(table.c.id == document["id"], visible_to(table.c.owner, owner)).values(**values))
 
     def delete(self, kind: Kind, owner: str, object_id: str) -> bool:
         table = _TABLES[kind]
         with self.engine.begin() as connection:
             return bool(connection.execute(
-                delete(table).where(table.c.id == object_id, table.c.owner == owner)).rowcount)
+                delete(table).where(table.c.id == object_id, visible_to(table.c.owner, owner))).rowcount)
 
     def page(self, kind: Kind, owner: str, *, where: Mapping[str, str], limit: int, order: str,
              after: str | None, before: str | None) -> Page:
@@ -86,7 +96,7 @@ class SqlObjectStore:
 def keyset_page(connection: Connection, table: Table, owner: str, conditions: Sequence[Any], *, limit: int,
                 order: str, after: str | None, before: str | None) -> Page:
     """One page of an owner's documents in insertion order (``seq``), OpenAI's cursors being ids."""
-    query = select(table.c.body).where(table.c.owner == owner, *conditions)
+    query = select(table.c.body).where(visible_to(table.c.owner, owner), *conditions)
     for cursor, comes_after in ((after, True), (before, False)):
         if cursor is None:
             continue
@@ -105,7 +115,7 @@ def keyset_page(connection: Connection, table: Table, owner: str, conditions: Se
 
 
 def _seq(connection: Connection, table: Table, owner: str, object_id: str) -> int | None:
-    return connection.execute(select(table.c.seq).where(table.c.id == object_id, table.c.owner == owner)).scalar()
+    return connection.execute(select(table.c.seq).where(table.c.id == object_id, visible_to(table.c.owner, owner))).scalar()
 
 
 def _row(kind: Kind, owner: str, document: Mapping[str, Any]) -> dict[str, Any]:

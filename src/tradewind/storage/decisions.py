@@ -85,18 +85,23 @@ def _known(total: Any, calls: int, kind: type[int] | type[float]) -> Any:
 class SqlDecisionLog:
     """The ``DecisionLog`` port over the ``ai_decision_logs`` table."""
 
-    def __init__(self, engine: Engine, *, batch_size: int = 500) -> None:
+    def __init__(self, engine: Engine, *, batch_size: int = 500, redact: Callable[[str], str] | None = None) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._engine = engine
         self.batch_size = batch_size
         self.listeners: list[Callable[[Decision], None]] = []  # told of each stored decision (the metrics)
+        self._redact = redact  # masks configured secrets out of a stored error or raw answer
 
     def record(self, decision: Decision) -> None:
         """Store one decision; its symbol is normalised so the asset filter finds it."""
         values = {name: getattr(decision, name) for name in _COLUMNS}
         values["created_at"] = _utc(decision.created_at)
         values["symbol"] = normalize_symbol(decision.symbol)
+        if self._redact is not None:
+            for name in ("error", "raw_response"):
+                if isinstance(values.get(name), str):
+                    values[name] = self._redact(values[name])
         with self._engine.begin() as connection:
             connection.execute(insert(_log).values(values))
         for listener in tuple(self.listeners):

@@ -20,7 +20,7 @@ from sqlalchemy import JSON, Engine, Float, Integer, String, Text, bindparam, de
 
 from tradewind.assistants.files import Passage
 from tradewind.assistants.records import Page
-from tradewind.storage.assistants import keyset_page
+from tradewind.storage.assistants import NOBODY, keyset_page, visible_to
 from tradewind.storage.tables import V1FilePassageRow, V1FileRow
 
 __all__ = ["SqlFileStore"]
@@ -33,7 +33,7 @@ _SQLITE_SEARCH = text(
     "SELECT p.file_id, f.body, p.ordinal, p.text, -bm25(v1_file_passages_fts) AS score "
     "FROM v1_file_passages_fts JOIN v1_file_passages p ON p.id = v1_file_passages_fts.rowid "
     "JOIN v1_files f ON f.id = p.file_id "
-    "WHERE v1_file_passages_fts MATCH :query AND f.owner = :owner AND p.file_id IN :file_ids "
+    "WHERE v1_file_passages_fts MATCH :query AND f.owner IN (:owner, :nobody) AND p.file_id IN :file_ids "
     "ORDER BY bm25(v1_file_passages_fts) LIMIT :limit"
 ).bindparams(bindparam("file_ids", expanding=True)).columns(file_id=String, body=JSON, ordinal=Integer, text=Text,
                                                             score=Float)
@@ -42,7 +42,7 @@ _POSTGRES_SEARCH = text(
     "AS query FROM unnest(CAST(:words AS text[])) AS w) "
     "SELECT p.file_id, f.body, p.ordinal, p.text, ts_rank(to_tsvector('english', p.text), q.query) AS score "
     "FROM q, v1_file_passages p JOIN v1_files f ON f.id = p.file_id "
-    "WHERE q.query IS NOT NULL AND to_tsvector('english', p.text) @@ q.query AND f.owner = :owner "
+    "WHERE q.query IS NOT NULL AND to_tsvector('english', p.text) @@ q.query AND f.owner IN (:owner, :nobody) "
     "AND p.file_id IN :file_ids ORDER BY score DESC, p.id LIMIT :limit"
 ).bindparams(bindparam("file_ids", expanding=True)).columns(file_id=String, body=JSON, ordinal=Integer, text=Text,
                                                             score=Float)
@@ -64,20 +64,20 @@ class SqlFileStore:
 
     def get(self, owner: str, file_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
-            body = connection.execute(select(_FILES.c.body).where(_FILES.c.id == file_id, _FILES.c.owner == owner)
+            body = connection.execute(select(_FILES.c.body).where(_FILES.c.id == file_id, visible_to(_FILES.c.owner, owner))
                                       ).scalar()
         return dict(body) if body is not None else None
 
     def content(self, owner: str, file_id: str) -> bytes | None:
         with self.engine.connect() as connection:
-            data = connection.execute(select(_FILES.c.data).where(_FILES.c.id == file_id, _FILES.c.owner == owner)
+            data = connection.execute(select(_FILES.c.data).where(_FILES.c.id == file_id, visible_to(_FILES.c.owner, owner))
                                       ).scalar()
         return bytes(data) if data is not None else None
 
     def delete(self, owner: str, file_id: str) -> bool:
         with self.engine.begin() as connection:  # its passages (and on SQLite their index rows) by cascade
             return bool(connection.execute(
-                delete(_FILES).where(_FILES.c.id == file_id, _FILES.c.owner == owner)).rowcount)
+                delete(_FILES).where(_FILES.c.id == file_id, visible_to(_FILES.c.owner, owner))).rowcount)
 
     def page(self, owner: str, *, purpose: str | None, limit: int, order: str, after: str | None,
              before: str | None) -> Page:
@@ -89,7 +89,7 @@ class SqlFileStore:
     def search(self, owner: str, file_ids: Sequence[str], words: Sequence[str], limit: int) -> list[Passage]:
         if not words or not file_ids:
             return []
-        params: dict[str, Any] = {"owner": owner, "file_ids": list(file_ids), "limit": limit}
+        params: dict[str, Any] = {"owner": owner, "nobody": NOBODY, "file_ids": list(file_ids), "limit": limit}
         if self.postgres:
             statement, params["words"] = _POSTGRES_SEARCH, list(words)
         else:

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "ApiKeyRow",
     "BacktestRow",
     "FULL_TEXT_OBJECTS",
     "NAMING_CONVENTION",
@@ -496,6 +497,21 @@ class V1FilePassageRow(Base):
     file_id: Mapped[str] = mapped_column(String(64), ForeignKey("v1_files.id", ondelete="CASCADE"))
     ordinal: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+
+
+class ApiKeyRow(Base):
+    """An API key: found by ``id`` (the middle of ``tw_<id>_<secret>``), checked against the argon2
+    hash of its secret; ``prefix`` is what ``keys list`` shows. A revoked key keeps its row."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(8))
+    prefix: Mapped[str] = mapped_column(String(48))
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 FULL_TEXT_OBJECTS = frozenset({"v1_file_passages_fts", "v1_file_passages_fts_data", "v1_file_passages_fts_idx",

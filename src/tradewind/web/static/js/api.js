@@ -6,6 +6,24 @@ import {h} from './dom.js';
 
 const TOKEN_KEY = 'tradewind.admin-token';
 
+/** The credential this tab was given (an API key, a JWT or the admin/service token), or null. */
+export function storedToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** Authorization for a call: the stored credential as a bearer, when there is one. */
+export function authHeaders() {
+  const token = storedToken();
+  return token ? {Authorization: `Bearer ${token}`} : {};
+}
+
+/** After a 401 (no or a refused credential) or a 403 (too small a scope): ask for a key once. */
+export function askAgain(status) {
+  const token = storedToken();
+  if (status === 403 && token) return askToken('That key may not do this. Enter a key with the right scope.');
+  return askToken(token ? 'That key was refused. Enter an API key (or the admin token).' : null);
+}
+
 export class ApiError extends Error {
   constructor(status, message, field = null, code = null) {
     super(message);
@@ -46,12 +64,11 @@ export async function request(method, path, {params = null, body = undefined, ad
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (admin && token) init.headers.Authorization = `Bearer ${token}`;
+  Object.assign(init.headers, authHeaders());
   const response = await fetch(url(path, params), init);
-  if (response.status === 403 && admin) {
-    // the token is missing or wrong: ask once, then try again with it
-    const fresh = await askToken(token ? 'That token was refused. Enter the admin token.' : null);
+  if (response.status === 401 || response.status === 403) {
+    // the credential is missing, refused or too small: ask, then try again with the new one
+    const fresh = await askAgain(response.status);
     if (fresh) return request(method, path, {params, body, admin, signal, headers});
   }
   const text = await response.text();

@@ -1,5 +1,9 @@
 // /ws with reconnect: exponential backoff (0.5 s doubling to 30 s, with jitter) as seed 001 asks,
-// every subscription renewed after a reconnect, and the state shown in the header.
+// every subscription renewed after a reconnect, and the state shown in the header. A browser cannot
+// set headers on a WebSocket, so the tab's credential goes as the subprotocol pair
+// ('tradewind.bearer', credential), which the server reads and accepts.
+
+import {storedToken} from './api.js';
 
 const MIN_DELAY = 500;
 const MAX_DELAY = 30000;
@@ -18,7 +22,9 @@ export class Live {
 
   connect() {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const socket = new WebSocket(`${scheme}://${location.host}${this.path}`);
+    const token = storedToken();
+    const target = `${scheme}://${location.host}${this.path}`;
+    const socket = token ? new WebSocket(target, ['tradewind.bearer', token]) : new WebSocket(target);
     this.socket = socket;
     this.setState(this.attempt ? 'reconnecting' : 'connecting');
     socket.addEventListener('open', () => {

@@ -3,14 +3,18 @@
 // (data as sent: text, the caller parses it). An error status is the ApiError the JSON calls give,
 // with the service's own message (OpenAI's {error: {message, param}} under /v1).
 
-import {errorMessage} from './api.js';
+import {askAgain, authHeaders, errorMessage} from './api.js';
 
 /** POST ``body`` as JSON to ``path`` and yield its events; abort ``signal`` to stop reading. */
 export async function* postEvents(path, body, {signal = null} = {}) {
   const response = await fetch(new URL(path, location.origin), {
     method: 'POST', signal, body: JSON.stringify(body),
-    headers: {'Content-Type': 'application/json', Accept: 'text/event-stream'},
+    headers: {'Content-Type': 'application/json', Accept: 'text/event-stream', ...authHeaders()},
   });
+  if ((response.status === 401 || response.status === 403) && await askAgain(response.status)) {
+    yield* postEvents(path, body, {signal});
+    return;
+  }
   if (!response.ok) {
     const text = await response.text();
     let data = null;
