@@ -23,32 +23,16 @@ import openai
 import pytest
 import redis
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Receive, Scope, Send
 from support.server import serve
 
 from tradewind.api import rate_limits
 from tradewind.api.app import create_app
-from tradewind.api.principal import Principal, set_principal
 from tradewind.api.rate_limits import EXCEEDED, RateLimitTable
 from tradewind.bootstrap import build_container
 from tradewind.settings import Settings, describe_settings_error
 
 REDIS_URL = os.environ.get("TRADEWIND_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 SEED_BODY = {"detail": EXCEEDED, "error_code": "RATE_LIMIT_EXCEEDED"}
-
-
-class HeaderPrincipal:
-    """Stands in for authentication: ``x-test-key: id:scope`` becomes that key's principal."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        for name, value in scope.get("headers", ()):
-            if name == b"x-test-key":
-                key, _, scopes = value.decode().partition(":")
-                set_principal(scope, Principal("key", key, frozenset(scopes.split(",")) if scopes else frozenset()))
-        await self.app(scope, receive, send)
 
 
 def settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -60,10 +44,8 @@ def settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def running(tmp_path: Path, *, principals: bool = False, **overrides: Any) -> Iterator[str]:
+def running(tmp_path: Path, **overrides: Any) -> Iterator[str]:
     app = create_app(build_container(settings(tmp_path, **overrides)))
-    if principals:
-        app.add_middleware(HeaderPrincipal)  # outermost, as authentication is
     with serve(app) as url:
         yield url
 
@@ -140,16 +122,22 @@ def test_a_route_of_its_own_and_a_moving_window_of_seconds(tmp_path: Path) -> No
 
 
 def test_each_key_counts_alone_and_its_scope_scales_the_limit(tmp_path: Path) -> None:
-    with running(tmp_path, principals=True, rate_limits={"/ai/info": "2/minute"},
-                 rate_limit_scopes={"trade": 3, "admin": None}) as url, httpx.Client(base_url=url) as http:
+    container = build_container(settings(tmp_path, auth=True, bootstrap_admin_key=False,
+                                         rate_limits={"/ai/info": "2/minute"},
+                                         rate_limit_scopes={"trade": 3, "admin": None}))
+    assert container.api_keys is not None
+    keys = {name: container.api_keys.create(name=name, scope=scope)[0]
+            for name, scope in (("reader", "read"), ("other", "read"), ("trader", "trade"), ("root", "admin"))}
+    with serve(create_app(container)) as url, httpx.Client(base_url=url) as http:
 
-        def codes(key: str, n: int) -> list[int]:
-            return [http.get("/ai/info", headers={"x-test-key": key}).status_code for _ in range(n)]
+        def codes(name: str, n: int) -> list[int]:
+            return [http.get("/ai/info", headers={"Authorization": f"Bearer {keys[name]}"}).status_code
+                    for _ in range(n)]
 
-        assert codes("reader:read", 3) == [200, 200, 429]
-        assert codes("other:read", 2) == [200, 200]  # another credential from the same address
-        assert codes("trader:read,trade", 7) == [200] * 6 + [429]  # its highest scope counts: 2 x 3
-        admin = [http.get("/ai/info", headers={"x-test-key": "root:admin"}) for _ in range(5)]
+        assert codes("reader", 3) == [200, 200, 429]
+        assert codes("other", 2) == [200, 200]  # another credential from the same address
+        assert codes("trader", 7) == [200] * 6 + [429]  # its highest scope counts: 2 x 3
+        admin = [http.get("/ai/info", headers={"Authorization": f"Bearer {keys['root']}"}) for _ in range(5)]
         assert all(r.status_code == 200 and "x-ratelimit-limit" not in r.headers for r in admin)
         assert http.get("/ai/info").status_code == 200  # no credential: the address counts, on its own
 
