@@ -4,7 +4,8 @@ One server, two uvicorn worker processes sharing its port: a signal made by whic
 ``POST /ai/analyze`` reaches the WebSocket clients of both workers, each exactly once; the
 periodic analysis runs once per interval across both (not once per worker); SIGKILL of the worker
 holding the scheduler lease moves the analysis to the other worker within one interval; only the
-holder of the trading lease changes the book (the other answers 503 and shows the stored book). And the
+holder of the trading lease changes the book (the other answers 503 and shows the stored book); a rate
+limit counts the requests of both workers (its counters are in Redis). And the
 refusals: more than one worker on SQLite or without Redis.
 """
 
@@ -71,6 +72,11 @@ def environment(database_url: str, redis_url: str, prefix: str, tmp_path: Path) 
         "TRADEWIND_SYMBOLS": "BTCUSDT,ETHUSDT", "TRADEWIND_HISTORY_HOURS": "30",
         "TRADEWIND_TRADING_ASSETS": '[{"symbol": "ETHUSDT"}]',  # BTCUSDT's signals are the periodic ones only
         "TRADEWIND_ANALYSIS_CACHE_SECONDS": "0",  # each POST /ai/analyze makes (and announces) a new signal
+        "TRADEWIND_AUTH": "false",  # the pause below is a write; credentials are test_auth.py's subject
+        # rate limits on, over the shared Redis: one tight route for the count across workers, the rest out
+        # of the way of this test's polling
+        "TRADEWIND_RATE_LIMIT_ENABLED": "true", "TRADEWIND_RATE_LIMITS": '{"/ai/info": "4/minute"}',
+        "TRADEWIND_RATE_LIMIT_DEFAULT": "100000/minute", "TRADEWIND_RATE_LIMIT_NAMESPACE": f"{prefix}limits",
     })
     return env
 
@@ -102,6 +108,22 @@ class Workers:
                 return seen
             await asyncio.sleep(0.3)
         raise AssertionError(f"two running workers did not answer in time: {list(seen)}")
+
+
+async def pinned(base: str) -> dict[int, httpx.AsyncClient]:
+    """One kept-alive connection on each worker (a connection stays with the worker that accepted it)."""
+    found: dict[int, httpx.AsyncClient] = {}
+    for _ in range(40):
+        client = httpx.AsyncClient(base_url=base, timeout=5,
+                                   limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+        pid = (await client.get("/health")).json()["worker"]["pid"]
+        if pid in found:
+            await client.aclose()
+            continue
+        found[pid] = client
+        if len(found) == 2:
+            return found
+    raise AssertionError("could not get a connection onto each worker")
 
 
 def holder(healths: dict[int, dict[str, Any]], lease: str) -> list[int]:
@@ -156,6 +178,17 @@ async def test_two_workers_share_one_bus_and_one_scheduler(server: tuple[Workers
     healths = await workers.both_ready()
     assert len(holder(healths, "scheduler")) == 1 and len(holder(healths, "trading")) == 1
     started = time.time()
+
+    # a rate limit counts across both workers: 4 a minute, asked in turn on each worker's connection
+    connections = await pinned(workers.base)
+    try:
+        one, two = connections.values()
+        codes = [(await http.get("/ai/info")).status_code for http in (one, two) * 3]
+        assert codes == [200] * 4 + [429] * 2, codes
+        assert {(await http.get("/health")).json()["worker"]["pid"] for http in (one, two)} == set(connections)
+    finally:
+        for http in connections.values():
+            await http.aclose()
 
     # WebSocket clients until both workers have some (the kernel picks which accepts a connection)
     clients: list[ClientConnection] = []

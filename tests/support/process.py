@@ -31,8 +31,13 @@ def free_port() -> int:
 
 
 def tradewind_env(settings: Mapping[str, str]) -> dict[str, str]:
-    """The environment of a child: this one without any ``TRADEWIND_*``, plus ``settings``."""
+    """The environment of a child: this one without any ``TRADEWIND_*``, plus ``settings``.
+
+    Authentication and rate limits are off unless ``settings`` turns them on: these tests are about
+    what survives a kill or a flood, and a child on the defaults would refuse their writes (401) and
+    their polling (429)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
+    env.update({"TRADEWIND_AUTH": "false", "TRADEWIND_RATE_LIMIT_ENABLED": "false"})
     env.update({f"TRADEWIND_{k.upper()}": v for k, v in settings.items()})
     env["PYTHONUNBUFFERED"] = "1"
     return env
