@@ -38,31 +38,38 @@ _V1_BODY = ("the body's fields are checked one by one by assistants.checks / cha
 _REGISTRY = ("strategy, analyst and risk names and a strategy's params are checked against the registries this "
              "service runs with (GET /api/backtests/options lists them), not a fixed enumeration")
 EXCLUDED: dict[tuple[str, str], str] = {
-    ("GET /debug/gpt4", "not_a_server_error"):
+    ("POST /ai/analyze", "phases.coverage"):
+        "schemathesis 4.32's coverage phase fails inside its own generator on this body (hypothesis: 'Inconsistent "
+        "results', before any request); the examples, fuzzing and stateful phases still run it",
+    ("GET /debug/gpt4", "checks.not_a_server_error"):
         "the seed fixes 500 with {status: failed, error, error_type} when no model is configured (documented)",
-    ("GET /debug/llm", "not_a_server_error"): "the same check as /debug/gpt4 under its own name (documented 500)",
-    ("POST /ai/analyze", "positive_data_acceptance"): _CANDLES,
-    ("POST /ai/market-condition", "positive_data_acceptance"): _CANDLES,
-    ("POST /ai/strategy-recommendations", "positive_data_acceptance"): _CANDLES,
-    ("PATCH /api/assets/{symbol}", "positive_data_acceptance"): _REGISTRY,
-    ("POST /api/backtests", "positive_data_acceptance"): _REGISTRY + "; and the stored candles' time range",
-    ("POST /v1/assistants", "positive_data_acceptance"): _V1_BODY,
-    ("POST /v1/chat/completions", "positive_data_acceptance"): _V1_BODY,
-    ("POST /v1/files", "positive_data_acceptance"):
+    ("GET /debug/llm", "checks.not_a_server_error"): "the same check as /debug/gpt4 under its own name (documented 500)",
+    ("POST /ai/analyze", "checks.positive_data_acceptance"): _CANDLES,
+    ("POST /ai/market-condition", "checks.positive_data_acceptance"): _CANDLES,
+    ("POST /ai/strategy-recommendations", "checks.positive_data_acceptance"): _CANDLES,
+    ("PATCH /api/assets/{symbol}", "checks.positive_data_acceptance"): _REGISTRY,
+    ("POST /api/backtests", "checks.positive_data_acceptance"): _REGISTRY + "; and the stored candles' time range",
+    ("POST /v1/assistants", "checks.positive_data_acceptance"): _V1_BODY,
+    ("POST /v1/chat/completions", "checks.positive_data_acceptance"): _V1_BODY,
+    ("POST /v1/files", "checks.positive_data_acceptance"):
         "an upload's content must be text, Markdown, CSV, JSON or PDF (assistants.file_text), which a schema cannot say",
-    ("POST /v1/threads", "positive_data_acceptance"): _V1_BODY,
-    ("POST /v1/threads/runs", "positive_data_acceptance"): _V1_BODY,
-    ("POST /v1/vector_stores", "positive_data_acceptance"): _V1_BODY,
+    ("POST /v1/threads", "checks.positive_data_acceptance"): _V1_BODY,
+    ("POST /v1/threads/runs", "checks.positive_data_acceptance"): _V1_BODY,
+    ("POST /v1/vector_stores", "checks.positive_data_acceptance"): _V1_BODY,
 }
-"""(operation, check) pairs the campaign does not run, each with the reason; nothing else is left out."""
+"""(operation, ``checks.<check>`` or ``phases.<phase>``) the campaign does not run, each with the reason;
+nothing else is left out."""
 
 
 def write_config(path: Path, excluded: dict[tuple[str, str], str] = EXCLUDED) -> Path:
-    """A ``schemathesis.toml`` turning off exactly the ``excluded`` checks of their operations."""
+    """A ``schemathesis.toml`` turning off exactly the ``excluded`` checks and phases of their operations."""
     lines: list[str] = []
-    for (operation, check), reason in sorted(excluded.items()):
-        lines += [f"# {reason}", "[[operations]]", f"include-name = {json.dumps(operation)}",
-                  f"checks.{check}.enabled = false", ""]
+    for operation in sorted({operation for operation, _ in excluded}):  # one table per operation
+        lines += ["[[operations]]", f"include-name = {json.dumps(operation)}"]
+        for (name, key), reason in sorted(excluded.items()):
+            if name == operation:
+                lines += [f"# {reason}", f"{key}.enabled = false"]
+        lines.append("")
     path.write_text("\n".join(lines))
     return path
 
