@@ -51,21 +51,25 @@ TIME_PATTERN = f"^(?:|[0-9]{{1,14}}|{_DAY}{_CLOCK})$"
 """The times ``since`` and ``until`` take (blank is no bound); the document and the check are this one pattern."""
 
 # Plain strings, parsed here, so a bad value answers 400 naming its field (not a generic 422).
-SymbolQuery = Annotated[str | None, Query(max_length=MAX_SYMBOL_INPUT, json_schema_extra={"pattern": rf"^\s*$|{SYMBOL_PATTERN}"},
+SymbolQuery = Annotated[str | None, Query(max_length=MAX_SYMBOL_INPUT,
+                                          json_schema_extra={"pattern": rf"^\s*$|{SYMBOL_PATTERN}"},  # blank: no filter
                                           description="asset filter; BTCUSDT, BTC/USDT and btc-usdt are one symbol")]
 PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 """Printable text: no control characters but tab and newlines (PostgreSQL cannot even hold a NUL)."""
 AnalystQuery = Annotated[str | None, Query(
-    max_length=MAX_NAME, pattern=PRINTABLE, description=f"analyst, exactly as logged: llm:gpt-4o-mini, assistant:<model> (at most {MAX_NAME} characters)")]
+    max_length=MAX_NAME, pattern=PRINTABLE,
+    description=f"analyst, exactly as logged: llm:gpt-4o-mini, assistant:<model> (at most {MAX_NAME} characters)")]
 ModelQuery = Annotated[str | None, Query(
-    max_length=MAX_NAME, pattern=PRINTABLE, description=f"model, exactly as logged: gpt-4o-mini, llama3.1:8b (at most {MAX_NAME} characters)")]
+    max_length=MAX_NAME, pattern=PRINTABLE,
+    description=f"model, exactly as logged: gpt-4o-mini, llama3.1:8b (at most {MAX_NAME} characters)")]
 SinceQuery = Annotated[str | None, Query(pattern=TIME_PATTERN, max_length=40,
                                          description=f"only decisions at or after this time: {_TIME_FORMS}")]
 UntilQuery = Annotated[str | None, Query(
     pattern=TIME_PATTERN, max_length=40,
     description=f"only decisions before this time (exclusive, after since): {_TIME_FORMS}")]
 TextQuery = Annotated[str | None, Query(
-    max_length=MAX_TEXT, pattern=PRINTABLE, description=f"text search: a case-insensitive substring of a prompt message or the raw response, taken "
+    max_length=MAX_TEXT, pattern=PRINTABLE,
+    description=f"text search: a case-insensitive substring of a prompt message or the raw response, taken "
                 f"literally (% and _ are not wildcards); at most {MAX_TEXT} characters")]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"how many, 1 to {MAX_LIMIT}")]
 

@@ -109,7 +109,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 
 def _field(loc: Any) -> str:
-    parts = [part for part in loc if part not in ("query", "path", "body")]
+    parts = [part for part in loc if part not in ("query", "path", "body", "[key]")]  # a bad map key: the key
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".") or "body"
 
 
@@ -118,7 +118,10 @@ async def _request_validation_error(request: Request, exc: Exception) -> Respons
     first = exc.errors()[0]
     loc = first.get("loc", ())
     field = _field(loc)
-    message = f"{field}: {first.get('msg')}"
+    reason = first.get("msg")
+    if first.get("type") == "string_pattern_mismatch":  # the pattern itself is in the OpenAPI document
+        reason = "String does not have the documented form (the parameter's pattern in /openapi.json)"
+    message = f"{field}: {reason}"
     got = first.get("input")
     if got is not None and not isinstance(got, (dict, list)):
         message += f" (got {excerpt(got)})"

@@ -112,16 +112,18 @@ async def asset(symbol: SymbolPath, trading: TradingDep) -> dict[str, Any]:
     return trading.asset(symbol)
 
 
-@router.get("/assets/{symbol}/dashboard", responses=rest(404, 503), summary="Price and chart, position, trades, P&L, statistics, latest signal "
-                                                  "and reflection of one asset")
+@router.get("/assets/{symbol}/dashboard", responses=rest(404, 503),
+            summary="Price and chart, position, trades, P&L, statistics, latest signal "
+                    "and reflection of one asset")
 async def dashboard(symbol: SymbolPath, trading: TradingDep,
                     candles: Annotated[int, Query(ge=1, le=MAX_CHART_CANDLES)] = 100,
                     trades: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20) -> dict[str, Any]:
     return await trading.dashboard(symbol, candles=candles, trades=trades)
 
 
-@router.get("/assets/{symbol}/chart", responses=rest(404, 503), summary="Candles with EMA and Bollinger lines, fair value gaps and order "
-                                              "blocks, swings, BOS and CHoCH, and the asset's signals and trades")
+@router.get("/assets/{symbol}/chart", responses=rest(404, 503),
+            summary="Candles with EMA and Bollinger lines, fair value gaps and order "
+                    "blocks, swings, BOS and CHoCH, and the asset's signals and trades")
 async def chart(symbol: SymbolPath, trading: TradingDep,
                 timeframe: Annotated[str | None, Query(max_length=MAX_TIMEFRAME_INPUT, pattern=TIMEFRAME_PATTERN,
                                                        description="default: the asset's own")] = None,
@@ -130,31 +132,36 @@ async def chart(symbol: SymbolPath, trading: TradingDep,
     return await trading.chart(symbol, timeframe=tf, candles=candles)
 
 
-@router.post("/assets/{symbol}/pause", responses=rest(403, 404, 503), summary="Stop deciding for this asset (positions and their stops stay)")
+@router.post("/assets/{symbol}/pause", responses=rest(403, 404, 503),
+             summary="Stop deciding for this asset (positions and their stops stay)")
 async def pause(symbol: SymbolPath, trading: TradingDep, _: AdminDep) -> dict[str, Any]:
     return await trading.pause(symbol)
 
 
-@router.post("/assets/{symbol}/resume", responses=rest(403, 404, 503), summary="Decide again (also lifts the kill switch)")
+@router.post("/assets/{symbol}/resume", responses=rest(403, 404, 503),
+             summary="Decide again (also lifts the kill switch)")
 async def resume(symbol: SymbolPath, trading: TradingDep, _: AdminDep) -> dict[str, Any]:
     return await trading.resume(symbol)
 
 
-@router.patch("/assets/{symbol}", responses=rest(403, 404, 503), summary="Change the interval, strategy (and params), analyst or risk profile",
+@router.patch("/assets/{symbol}", responses=rest(403, 404, 503),
+              summary="Change the interval, strategy (and params), analyst or risk profile",
               openapi_extra=request_body(AssetChanges))
 async def update(symbol: SymbolPath, request: Request, trading: TradingDep, _: AdminDep) -> dict[str, Any]:
     body = await read_json(request, AssetChanges)
     return await trading.update(symbol, _changes(body))
 
 
-@router.post("/assets/{symbol}/close", responses=rest(403, 404, 503), summary="Close the position now (all, or a fraction)",
+@router.post("/assets/{symbol}/close", responses=rest(403, 404, 503),
+             summary="Close the position now (all, or a fraction)",
              openapi_extra=request_body(CloseBody, required=False))
 async def close(symbol: SymbolPath, request: Request, trading: TradingDep, _: AdminDep) -> dict[str, Any]:
     body = await read_json(request, CloseBody) if await request.body() else CloseBody()
     return await trading.close(symbol, body.fraction)
 
 
-@router.post("/assets/{symbol}/enter", responses=rest(403, 404, 503), summary="Open a position now, through risk like any entry",
+@router.post("/assets/{symbol}/enter", responses=rest(403, 404, 503),
+             summary="Open a position now, through risk like any entry",
              openapi_extra=request_body(EnterBody))
 async def enter(symbol: SymbolPath, request: Request, trading: TradingDep, _: AdminDep) -> dict[str, Any]:
     body = await read_json(request, EnterBody)
@@ -171,7 +178,8 @@ async def positions(trading: TradingDep) -> dict[str, Any]:
     return trading.positions()
 
 
-@router.get("/performance", responses=rest(503), summary="Return, CAGR, Sharpe, Sortino, Calmar, drawdown, win rate... of the book")
+@router.get("/performance", responses=rest(503),
+            summary="Return, CAGR, Sharpe, Sortino, Calmar, drawdown, win rate... of the book")
 async def performance(trading: TradingDep) -> dict[str, Any]:
     return await trading.performance()
 
@@ -181,12 +189,14 @@ async def risk_events(trading: TradingDep, symbol: SymbolQuery = None, limit: Li
     return {"risk_events": await trading.risk_events(symbol=symbol, limit=limit)}
 
 
-@router.get("/reflections", responses=rest(404, 503), summary="The analysts' reviews of their recent trades, newest first")
+@router.get("/reflections", responses=rest(404, 503),
+            summary="The analysts' reviews of their recent trades, newest first")
 async def reflections(trading: TradingDep, symbol: SymbolQuery = None, limit: Limit = 100) -> dict[str, Any]:
     return {"reflections": await trading.reflections(symbol=symbol, limit=limit)}
 
 
-@router.post("/backtests", responses=rest(404, 503), status_code=202, summary="Start a backtest over stored candles in the background",
+@router.post("/backtests", responses=rest(404, 503), status_code=202,
+             summary="Start a backtest over stored candles in the background",
              openapi_extra=request_body(BacktestBody))
 async def start_backtest(request: Request, container: ContainerDep, response: Response) -> dict[str, Any]:
     body = await read_json(request, BacktestBody)
@@ -215,6 +225,7 @@ async def backtest_options(container: ContainerDep) -> dict[str, Any]:
     return await container.backtests.options()
 
 
-@router.get("/backtests/{job_id}", responses=rest(404), summary="A backtest's status, progress and, once done, its report")
+@router.get("/backtests/{job_id}", responses=rest(404),
+            summary="A backtest's status, progress and, once done, its report")
 async def get_backtest(job_id: Annotated[str, Path(max_length=64)], container: ContainerDep) -> dict[str, Any]:
     return container.backtests.get(job_id).as_dict()
