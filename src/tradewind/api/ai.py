@@ -23,6 +23,7 @@ from tradewind.api.ai_schemas import (
     seed_fields,
 )
 from tradewind.api.deps import AdminDep, ContainerDep
+from tradewind.api.error_schemas import rest
 from tradewind.api.body import read_json
 from tradewind.api.request_route import RequestRoute, request_body
 from tradewind.api.service_info import periodic_analysis
@@ -94,6 +95,7 @@ router.add_api_route(
     methods=["POST"],
     summary="Analyse a symbol: a Long/Short/Neutral signal with levels, stored with a signal_id",
     openapi_extra=request_body(AnalyzeBody),
+    responses=rest(404, 503),
     route_class_override=RequestRoute,
 )
 
@@ -163,17 +165,19 @@ async def feedback(request: Request) -> Response:
     return _json({"message": "Feedback received successfully", "signal_id": item.signal_id, "timestamp": _now_iso()})
 
 
-for _path, _endpoint, _model, _summary in (
+for _path, _endpoint, _model, _summary, _errors in (
     ("/strategy-recommendations", strategy_recommendations, StrategyRecommendationsBody,
-     "How well each strategy suits the market now"),
-    ("/market-condition", market_condition, MarketConditionBody, "Trending Up / Trending Down / Sideways, and the phase"),
-    ("/feedback", feedback, FeedbackBody, "Feedback on a stored signal, kept beside its measured outcome"),
+     "How well each strategy suits the market now", (404, 503)),
+    ("/market-condition", market_condition, MarketConditionBody, "Trending Up / Trending Down / Sideways, and the phase",
+     (404, 503)),
+    ("/feedback", feedback, FeedbackBody, "Feedback on a stored signal, kept beside its measured outcome", (404,)),
 ):
     router.add_api_route(_path, _endpoint, methods=["POST"], summary=_summary, openapi_extra=request_body(_model),
-                         route_class_override=RequestRoute)
+                         responses=rest(*_errors), route_class_override=RequestRoute)
 
 
-@router.get("/signals/{signal_id}", summary="A stored signal with its measured outcome and feedback")
+@router.get("/signals/{signal_id}", summary="A stored signal with its measured outcome and feedback",
+            responses=rest(404))
 async def signal(signal_id: str, container: ContainerDep) -> dict[str, Any]:
     return signal_document(await asyncio.to_thread(container.queries.signal_detail, signal_id))
 
@@ -199,7 +203,7 @@ async def storage_stats(container: ContainerDep) -> dict[str, Any]:
     }
 
 
-@router.post("/storage/clear", summary="Delete every stored analysis (irreversible; admin)")
+@router.post("/storage/clear", summary="Delete every stored analysis (irreversible; admin)", responses=rest(403))
 async def storage_clear(container: ContainerDep, _: AdminDep) -> dict[str, Any]:
     cleared = await asyncio.to_thread(container.queries.clear_storage)
     return {"message": "Storage cleared successfully", "cleared_analyses": cleared, "timestamp": _now_iso()}

@@ -25,9 +25,9 @@ from tradewind.analysts.decisions import Decision, DecisionFilter
 from tradewind.api.deps import ContainerDep
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.excerpt import excerpt
-from tradewind.domain.symbol import normalize_symbol
+from tradewind.domain.symbol import MAX_SYMBOL_INPUT, SYMBOL_PATTERN, normalize_symbol
 
-__all__ = ["CSV_COLUMNS", "MAX_LIMIT", "MAX_NAME", "MAX_TEXT", "log_filter", "parse_limit", "parse_since", "parse_time",
+__all__ = ["CSV_COLUMNS", "MAX_LIMIT", "MAX_NAME", "MAX_TEXT", "TIME_PATTERN", "log_filter", "parse_limit", "parse_since", "parse_time",
            "router"]
 
 router = APIRouter(prefix="/api/ai-logs", tags=["ai-logs"])
@@ -44,20 +44,34 @@ CSV_COLUMNS = (
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _TIME_FORMS = "an ISO-8601 time (2026-11-21T06:00:00Z; no offset means UTC) or epoch milliseconds"
+_DAY = ("(?:[1-9][0-9]{3}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+        "|(?:0[13578]|1[02])-31)|(?:[1-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[13579][26]|[2468][048])00)-02-29)")
+_CLOCK = "(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{3}(?:[0-9]{3})?)?)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?"
+TIME_PATTERN = f"^(?:|[0-9]{{1,14}}|{_DAY}{_CLOCK})$"
+"""The times ``since`` and ``until`` take (blank is no bound); the document and the check are this one pattern."""
 
 # Plain strings, parsed here, so a bad value answers 400 naming its field (not a generic 422).
-SymbolQuery = Annotated[str | None, Query(description="asset filter; BTCUSDT, BTC/USDT and btc-usdt are one symbol")]
+SymbolQuery = Annotated[str | None, Query(max_length=MAX_SYMBOL_INPUT,
+                                          json_schema_extra={"pattern": rf"^\s*$|{SYMBOL_PATTERN}"},  # blank: no filter
+                                          description="asset filter; BTCUSDT, BTC/USDT and btc-usdt are one symbol")]
+PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""Printable text: no control characters but tab and newlines (PostgreSQL cannot even hold a NUL)."""
 AnalystQuery = Annotated[str | None, Query(
+    max_length=MAX_NAME, pattern=PRINTABLE,
     description=f"analyst, exactly as logged: llm:gpt-4o-mini, assistant:<model> (at most {MAX_NAME} characters)")]
 ModelQuery = Annotated[str | None, Query(
+    max_length=MAX_NAME, pattern=PRINTABLE,
     description=f"model, exactly as logged: gpt-4o-mini, llama3.1:8b (at most {MAX_NAME} characters)")]
-SinceQuery = Annotated[str | None, Query(description=f"only decisions at or after this time: {_TIME_FORMS}")]
+SinceQuery = Annotated[str | None, Query(pattern=TIME_PATTERN, max_length=40,
+                                         description=f"only decisions at or after this time: {_TIME_FORMS}")]
 UntilQuery = Annotated[str | None, Query(
+    pattern=TIME_PATTERN, max_length=40,
     description=f"only decisions before this time (exclusive, after since): {_TIME_FORMS}")]
 TextQuery = Annotated[str | None, Query(
+    max_length=MAX_TEXT, pattern=PRINTABLE,
     description=f"text search: a case-insensitive substring of a prompt message or the raw response, taken "
                 f"literally (% and _ are not wildcards); at most {MAX_TEXT} characters")]
-LimitQuery = Annotated[str | None, Query(description=f"how many, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})")]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"how many, 1 to {MAX_LIMIT}")]
 
 
 def parse_limit(text: str | None) -> int:
@@ -180,19 +194,24 @@ def _attachment(extension: str) -> dict[str, str]:
 
 
 @router.get("", summary="AI decision logs, newest first, filtered by asset, analyst, model, time and text")
-async def list_logs(container: ContainerDep, where: FilterDep, limit: LimitQuery = None) -> Response:
-    count = parse_limit(limit)
-    rows = await asyncio.to_thread(lambda: container.decisions.query(**where, limit=count))
+async def list_logs(container: ContainerDep, where: FilterDep, limit: LimitQuery = DEFAULT_LIMIT) -> Response:
+    rows = await asyncio.to_thread(lambda: container.decisions.query(**where, limit=limit))
     return Response(orjson.dumps([_document(row) for row in rows]), media_type="application/json")
 
 
-@router.get("/export/json", summary="Every matching decision as a JSON array, oldest first (download)")
+@router.get("/export/json", summary="Every matching decision as a JSON array, oldest first (download)",
+            response_class=StreamingResponse,
+            responses={200: {"description": "Every matching decision",
+                             "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}})
 async def export_json(container: ContainerDep, where: FilterDep) -> StreamingResponse:
     rows = container.decisions.iterate(**where)
     return StreamingResponse(_json_rows(rows), media_type="application/json", headers=_attachment("json"))
 
 
-@router.get("/export/csv", summary="Every matching decision as CSV, one row each, oldest first (download)")
+@router.get("/export/csv", summary="Every matching decision as CSV, one row each, oldest first (download)",
+            response_class=StreamingResponse,
+            responses={200: {"description": "A header row, then one record per decision",
+                             "content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def export_csv(container: ContainerDep, where: FilterDep) -> StreamingResponse:
     rows = container.decisions.iterate(**where)
     return StreamingResponse(_csv_rows(rows), media_type="text/csv; charset=utf-8", headers=_attachment("csv"))

@@ -14,14 +14,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from typing_extensions import TypedDict
 
 from tradewind.domain.epoch import MAX_EPOCH_MS
 from tradewind.domain.errors import ValidationError
 from tradewind.domain.signal import STRATEGIES
-from tradewind.domain.symbol import MAX_SYMBOL_INPUT
-from tradewind.domain.timeframe import MAX_TIMEFRAME_INPUT
+from tradewind.domain.symbol import MAX_SYMBOL_INPUT, SYMBOL_PATTERN
+from tradewind.domain.timeframe import MAX_TIMEFRAME_INPUT, TIMEFRAME_PATTERN
 
 __all__ = [
     "ANALYZE_FIELDS",
@@ -37,33 +37,45 @@ __all__ = [
 ]
 
 
-EpochMs = Annotated[int, Field(ge=0, le=MAX_EPOCH_MS, description="epoch milliseconds")]
-Symbol = Annotated[str, Field(max_length=MAX_SYMBOL_INPUT, examples=["BTCUSDT"])]
+def _json_number(value: Any) -> Any:
+    """A JSON number only: pydantic's lax mode would also take ``true`` or ``"12"``, which the
+    document (``type: number``/``integer``) calls invalid; ``12.0`` is a JSON integer and stays one."""
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be a number")  # noqa: TRY004 - pydantic turns ValueError into a 422
+    return value
+
+
+Number = BeforeValidator(_json_number)
+EpochMs = Annotated[int, Field(ge=0, le=MAX_EPOCH_MS, description="epoch milliseconds"), Number]
+Symbol = Annotated[str, Field(min_length=1, max_length=MAX_SYMBOL_INPUT, examples=["BTCUSDT"],
+                              json_schema_extra={"pattern": SYMBOL_PATTERN})]
+"""The pattern is documentation: ``normalize_symbol`` applies the same rule and names the field."""
 Name = Annotated[str, Field(max_length=64)]
 Names = Annotated[list[Name], Field(max_length=4 * len(STRATEGIES))]
-TimeframeKey = Annotated[str, Field(max_length=MAX_TIMEFRAME_INPUT)]
+TimeframeKey = Annotated[str, Field(max_length=MAX_TIMEFRAME_INPUT, pattern=TIMEFRAME_PATTERN)]
 
 
 class CandleBody(TypedDict):
     """One candle; a TypedDict rather than a model because requests carry hundreds of them and
     validating into plain dicts is markedly cheaper."""
 
-    timestamp: Annotated[int, Field(ge=0, le=MAX_EPOCH_MS, description="candle open time, epoch milliseconds")]
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+    timestamp: Annotated[int, Field(ge=0, le=MAX_EPOCH_MS, description="candle open time, epoch milliseconds"), Number]
+    open: Annotated[float, Number]
+    high: Annotated[float, Number]
+    low: Annotated[float, Number]
+    close: Annotated[float, Number]
+    volume: Annotated[float, Number]
 
 
 TimeframeData = Annotated[
     dict[TimeframeKey, list[CandleBody]],
-    Field(max_length=16, description="candles per timeframe (1m 5m 15m 30m 1h 4h 1d or M1..D1), oldest first; "
+    Field(min_length=1, max_length=16, json_schema_extra={"additionalProperties": False},
+          description="candles per timeframe (1m 5m 15m 30m 1h 4h 1d or M1..D1), oldest first; "
           "omit to analyse the streamer's own candles for a streamed symbol"),
 ]
 Extra = Annotated[dict[Name, Any], Field(max_length=64)]
-Price = Annotated[float, Field(allow_inf_nan=False)]
-Volume = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Price = Annotated[float, Number, Field(allow_inf_nan=False)]
+Volume = Annotated[float, Number, Field(ge=0, allow_inf_nan=False)]
 
 
 class StrategyContextBody(BaseModel):
@@ -104,7 +116,7 @@ class FeedbackBody(BaseModel):
     symbol: Symbol
     predicted_signal: Literal["Long", "Short", "Neutral"]
     actual_outcome: Literal["PROFIT", "LOSS", "NEUTRAL"]
-    profit_loss: float | None = Field(None, allow_inf_nan=False)
+    profit_loss: Annotated[float, Number] | None = Field(None, allow_inf_nan=False)
     confidence_was_accurate: bool | None = None
     feedback_notes: str | None = Field(None, max_length=4000)
     timestamp: EpochMs | None = None

@@ -13,6 +13,7 @@ from tradewind.adapters.api_keys import ApiKeys
 from tradewind.api import ai, ai_logs, assistants_v1, debug, files_v1, openai_v1, service_info, streamer, trading, ws
 from tradewind.api.auth import install_auth
 from tradewind.api.body_limit import BodyLimit
+from tradewind.api.error_schemas import document_auth, document_errors
 from tradewind.api.errors import install_error_handlers
 from tradewind.api.observability import install_observability
 from tradewind.api.rate_limits import install_rate_limits
@@ -71,12 +72,19 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.include_router(assistants_v1.router)
     app.include_router(files_v1.router)
     install_dashboard(app)
-    _document_request_bodies(app)
+    _document(app)
     return app
 
 
-def _document_request_bodies(app: FastAPI) -> None:
-    """Add the models of ``RequestRoute`` bodies to the OpenAPI components they reference."""
+def _needs_credential(method: str, path: str) -> bool:
+    """Whether a route needs a credential (401/403 documented): none yet; the scope table of the
+    authentication work answers this once it is merged."""
+    return False
+
+
+def _document(app: FastAPI) -> None:
+    """Complete the generated document: the models of ``RequestRoute`` bodies (added to the
+    components they reference), then the error statuses every route shares (``error_schemas``)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -89,6 +97,7 @@ def _document_request_bodies(app: FastAPI) -> None:
             for definition, body in model_schema.pop("$defs", {}).items():
                 components.setdefault(definition, body)
             components.setdefault(name, model_schema)
-        return schema
+        app.openapi_schema = document_auth(document_errors(schema), _needs_credential)
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -18,20 +18,31 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from tradewind.api.deps import ContainerDep
+from tradewind.api.error_schemas import openai
 from tradewind.api.openai_v1 import Owner, json_body
 from tradewind.assistants.chat_request import InvalidRequest
 from tradewind.assistants.runs import POLL_AFTER_MS, RunService
 from tradewind.domain.errors import NotFound
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["Cursor", "Limit", "Order", "json_response", "object_body", "off", "router"]
+__all__ = ["OBJECT_BODY", "Cursor", "Limit", "Order", "SSE", "json_response", "object_body", "off", "router"]
 
 router = APIRouter(prefix="/v1", tags=["assistants"])
 
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Order = Annotated[str, Query(pattern="^(asc|desc)$", max_length=4)]
-Cursor = Annotated[str | None, Query(max_length=64)]
+Cursor = Annotated[str | None, Query(min_length=1, max_length=64, description="an object id")]
+
+
+OBJECT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "description": "the object's fields as OpenAI's API takes them"}}}}}
+"""``openapi_extra`` of a route that reads a JSON object and checks its fields itself (``assistants.checks``)."""
+
+SSE: dict[int | str, dict[str, Any]] = {200: {"description": "The object, or with stream=true its events",
+                                              "content": {"application/json": {"schema": {"type": "object"}},
+                                                          "text/event-stream": {"schema": {"type": "string"}}}}}
+"""``responses=`` of a route that answers JSON, or server-sent events when the body asks for a stream."""
 
 
 def json_response(document: Any, *, poll: bool = False) -> Response:
@@ -58,7 +69,7 @@ async def off(work: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 # --- assistants ---------------------------------------------------------------------------------------
-@router.post("/assistants", summary="Create an assistant", response_model=None)
+@router.post("/assistants", openapi_extra=OBJECT_BODY, summary="Create an assistant", response_model=None)
 async def create_assistant(request: Request, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await off(container.assistants.create_assistant, owner, await object_body(request)))
 
@@ -70,23 +81,26 @@ async def list_assistants(container: ContainerDep, owner: Owner, limit: Limit = 
                             before=before))
 
 
-@router.get("/assistants/{assistant_id}", summary="Retrieve an assistant", response_model=None)
+@router.get("/assistants/{assistant_id}", responses=openai(404), summary="Retrieve an assistant", response_model=None)
 async def get_assistant(assistant_id: str, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await off(container.assistants.get, "assistant", owner, assistant_id))
 
 
-@router.post("/assistants/{assistant_id}", summary="Modify an assistant", response_model=None)
+@router.post("/assistants/{assistant_id}", responses=openai(404), openapi_extra=OBJECT_BODY,
+             summary="Modify an assistant", response_model=None)
 async def modify_assistant(assistant_id: str, request: Request, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await off(container.assistants.modify_assistant, owner, assistant_id, await object_body(request)))
 
 
-@router.delete("/assistants/{assistant_id}", summary="Delete an assistant (and its runs)", response_model=None)
+@router.delete("/assistants/{assistant_id}", responses=openai(404),
+               summary="Delete an assistant (and its runs)", response_model=None)
 async def delete_assistant(assistant_id: str, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await off(container.assistants.delete, "assistant", owner, assistant_id))
 
 
 # --- threads (create-and-run first: /threads/runs is not a thread) ------------------------------------
-@router.post("/threads/runs", summary="Create a thread and run it", response_model=None)
+@router.post("/threads/runs", responses={**SSE}, openapi_extra=OBJECT_BODY,
+             summary="Create a thread and run it", response_model=None)
 async def create_thread_and_run(request: Request, container: ContainerDep, owner: Owner) -> Response:
     body = await object_body(request)
     stream = _stream(body)
@@ -98,34 +112,39 @@ async def create_thread_and_run(request: Request, container: ContainerDep, owner
     return json_response(run, poll=True)
 
 
-@router.post("/threads", summary="Create a thread (with its first messages)", response_model=None)
+@router.post("/threads", openapi_extra=OBJECT_BODY,
+             summary="Create a thread (with its first messages)", response_model=None)
 async def create_thread(request: Request, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await off(container.assistants.create_thread, owner, await object_body(request)))
 
 
-@router.get("/threads/{thread_id}", summary="Retrieve a thread", response_model=None)
+@router.get("/threads/{thread_id}", responses=openai(404), summary="Retrieve a thread", response_model=None)
 async def get_thread(thread_id: str, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await off(container.assistants.get, "thread", owner, thread_id))
 
 
-@router.post("/threads/{thread_id}", summary="Modify a thread", response_model=None)
+@router.post("/threads/{thread_id}", responses=openai(404), openapi_extra=OBJECT_BODY,
+             summary="Modify a thread", response_model=None)
 async def modify_thread(thread_id: str, request: Request, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await off(container.assistants.modify_thread, owner, thread_id, await object_body(request)))
 
 
-@router.delete("/threads/{thread_id}", summary="Delete a thread (its messages, runs and steps too)",
+@router.delete("/threads/{thread_id}", responses=openai(404),
+               summary="Delete a thread (its messages, runs and steps too)",
                response_model=None)
 async def delete_thread(thread_id: str, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await off(container.assistants.delete, "thread", owner, thread_id))
 
 
 # --- messages -----------------------------------------------------------------------------------------
-@router.post("/threads/{thread_id}/messages", summary="Add a message to a thread", response_model=None)
+@router.post("/threads/{thread_id}/messages", responses=openai(404), openapi_extra=OBJECT_BODY,
+             summary="Add a message to a thread", response_model=None)
 async def create_message(thread_id: str, request: Request, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await off(container.assistants.create_message, owner, thread_id, await object_body(request)))
 
 
-@router.get("/threads/{thread_id}/messages", summary="List a thread's messages", response_model=None)
+@router.get("/threads/{thread_id}/messages", responses=openai(404),
+            summary="List a thread's messages", response_model=None)
 async def list_messages(thread_id: str, container: ContainerDep, owner: Owner, limit: Limit = 20,
                         order: Order = "desc", after: Cursor = None, before: Cursor = None,
                         run_id: Cursor = None) -> Response:
@@ -133,24 +152,28 @@ async def list_messages(thread_id: str, container: ContainerDep, owner: Owner, l
                             order=order, after=after, before=before))
 
 
-@router.get("/threads/{thread_id}/messages/{message_id}", summary="Retrieve a message", response_model=None)
+@router.get("/threads/{thread_id}/messages/{message_id}", responses=openai(404),
+            summary="Retrieve a message", response_model=None)
 async def get_message(thread_id: str, message_id: str, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await off(container.assistants.thread_message, owner, thread_id, message_id))
 
 
-@router.post("/threads/{thread_id}/messages/{message_id}", summary="Modify a message's metadata", response_model=None)
+@router.post("/threads/{thread_id}/messages/{message_id}", responses=openai(404), openapi_extra=OBJECT_BODY,
+             summary="Modify a message's metadata", response_model=None)
 async def modify_message(thread_id: str, message_id: str, request: Request, container: ContainerDep,
                          owner: Owner) -> Response:
     return json_response(await off(container.assistants.modify_message, owner, thread_id, message_id, await object_body(request)))
 
 
-@router.delete("/threads/{thread_id}/messages/{message_id}", summary="Delete a message", response_model=None)
+@router.delete("/threads/{thread_id}/messages/{message_id}", responses=openai(404),
+               summary="Delete a message", response_model=None)
 async def delete_message(thread_id: str, message_id: str, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await off(container.assistants.delete_message, owner, thread_id, message_id))
 
 
 # --- runs ---------------------------------------------------------------------------------------------
-@router.post("/threads/{thread_id}/runs", summary="Run an assistant on a thread", response_model=None)
+@router.post("/threads/{thread_id}/runs", responses={**SSE, **openai(404)}, openapi_extra=OBJECT_BODY,
+             summary="Run an assistant on a thread", response_model=None)
 async def create_run(thread_id: str, request: Request, container: ContainerDep, owner: Owner) -> Response:
     body = await object_body(request)
     stream = _stream(body)
@@ -161,28 +184,31 @@ async def create_run(thread_id: str, request: Request, container: ContainerDep, 
     return json_response(run, poll=True)
 
 
-@router.get("/threads/{thread_id}/runs", summary="List a thread's runs", response_model=None)
+@router.get("/threads/{thread_id}/runs", responses=openai(404), summary="List a thread's runs", response_model=None)
 async def list_runs(thread_id: str, container: ContainerDep, owner: Owner, limit: Limit = 20, order: Order = "desc",
                     after: Cursor = None, before: Cursor = None) -> Response:
     return json_response(await container.runs.list(owner, thread_id, limit=limit, order=order, after=after, before=before))
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}", summary="Retrieve a run", response_model=None)
+@router.get("/threads/{thread_id}/runs/{run_id}", responses=openai(404), summary="Retrieve a run", response_model=None)
 async def get_run(thread_id: str, run_id: str, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await container.runs.retrieve(owner, thread_id, run_id), poll=True)
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}", summary="Modify a run's metadata", response_model=None)
+@router.post("/threads/{thread_id}/runs/{run_id}", responses=openai(404), openapi_extra=OBJECT_BODY,
+             summary="Modify a run's metadata", response_model=None)
 async def modify_run(thread_id: str, run_id: str, request: Request, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await container.runs.modify(owner, thread_id, run_id, await object_body(request)))
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Cancel a run", response_model=None)
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel", responses=openai(404),
+             summary="Cancel a run", response_model=None)
 async def cancel_run(thread_id: str, run_id: str, container: ContainerDep, owner: Owner) -> Response:
     return json_response(await container.runs.cancel(owner, thread_id, run_id), poll=True)
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
+@router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", responses={**SSE, **openai(404)},
+             openapi_extra=OBJECT_BODY,
              summary="Send the outputs of the run's function calls", response_model=None)
 async def submit_tool_outputs(thread_id: str, run_id: str, request: Request, container: ContainerDep,
                               owner: Owner) -> Response:
@@ -195,7 +221,8 @@ async def submit_tool_outputs(thread_id: str, run_id: str, request: Request, con
     return json_response(run, poll=True)
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/steps", summary="List a run's steps", response_model=None)
+@router.get("/threads/{thread_id}/runs/{run_id}/steps", responses=openai(404),
+            summary="List a run's steps", response_model=None)
 async def list_steps(thread_id: str, run_id: str, container: ContainerDep, owner: Owner, limit: Limit = 20,
                      order: Order = "desc", after: Cursor = None, before: Cursor = None) -> Response:
     await container.runs.retrieve(owner, thread_id, run_id)
@@ -203,7 +230,7 @@ async def list_steps(thread_id: str, run_id: str, container: ContainerDep, owner
                             order=order, after=after, before=before))
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", summary="Retrieve a run step",
+@router.get("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", responses=openai(404), summary="Retrieve a run step",
             response_model=None)
 async def get_step(thread_id: str, run_id: str, step_id: str, container: ContainerDep, owner: Owner) -> Response:
     await container.runs.retrieve(owner, thread_id, run_id)

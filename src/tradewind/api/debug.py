@@ -47,11 +47,21 @@ async def _check(request: Request) -> Response:
     }, 200)
 
 
-@router.get("/debug/gpt4", summary="Live connectivity check of the configured model (the seed's path)")
+_CHECK = {200: {"description": "The model answered", "content": {"application/json": {"schema": {"type": "object"}}}},
+          500: {"description": "The seed's answer when no model is configured or the call failed: status failed, "
+                               "error, error_type and a diagnosis",
+                "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["status", "error", "error_type"],
+                    "properties": {"status": {"const": "failed"}, "error": {"type": "string"},
+                                   "error_type": {"type": "string"}}}}}}}
+
+
+@router.get("/debug/gpt4", summary="Live connectivity check of the configured model (the seed's path)",
+            responses=_CHECK)
 async def debug_gpt4(request: Request) -> Response:
     return await _check(request)
 
 
-@router.get("/debug/llm", summary="Live connectivity check of the configured model")
+@router.get("/debug/llm", summary="Live connectivity check of the configured model", responses=_CHECK)
 async def debug_llm(request: Request) -> Response:
     return await _check(request)

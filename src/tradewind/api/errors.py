@@ -5,7 +5,9 @@ path answers ``{detail, error_code, field}`` (AI-service seed). Domain errors ma
 and only here: validation 400, forbidden 403, not found 404, too large 413, unsupported media type
 415, not ready 503. A body that does not match the schema's JSON types and shapes (invalid JSON,
 a wrong type, a missing field, a value outside an enumeration) is 422; a well-typed value that
-breaks a declared bound (too long, out of range) is 400 like every other rule about values.
+breaks a declared bound (too long, out of range) is 400 like every other rule about values. A
+query, path or header parameter is text, so any bad one is 400 (``INVALID_LIMIT`` and the like for
+the seeds' named parameters); 405 lists in ``Allow`` every method the path serves.
 
 Messages quote at most an excerpt of the input and are cut at ``MAX_MESSAGE_CHARS``, so an error
 is never an echo of a hostile request. Anything unexpected is INTERNAL_ERROR 500, logged with its
@@ -22,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradewind.domain.errors import Forbidden, NotFound, TradewindError, Unavailable, ValidationError
@@ -40,11 +43,13 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1000
 
-_FIELD_CODES = {"limit": "INVALID_LIMIT", "format": "INVALID_FORMAT", "timeframe": "INVALID_TIMEFRAME"}
+_FIELD_CODES = {"limit": "INVALID_LIMIT", "format": "INVALID_FORMAT", "timeframe": "INVALID_TIMEFRAME",
+                "symbol": "INVALID_SYMBOL"}
 
 _BOUND_ERRORS = frozenset({
     "greater_than", "greater_than_equal", "less_than", "less_than_equal", "multiple_of", "finite_number",
     "too_long", "too_short", "string_too_long", "string_too_short", "int_from_float", "decimal_max_digits",
+    "string_pattern_mismatch",
 })
 """pydantic error types that mean "right type, value out of bounds": 400, not 422."""
 
@@ -104,7 +109,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 
 def _field(loc: Any) -> str:
-    parts = [part for part in loc if part not in ("query", "path", "body")]
+    parts = [part for part in loc if part not in ("query", "path", "body", "[key]")]  # a bad map key: the key
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".") or "body"
 
 
@@ -113,16 +118,23 @@ async def _request_validation_error(request: Request, exc: Exception) -> Respons
     first = exc.errors()[0]
     loc = first.get("loc", ())
     field = _field(loc)
-    message = f"{field}: {first.get('msg')}"
+    reason = first.get("msg")
+    if first.get("type") == "string_pattern_mismatch":  # the pattern itself is in the OpenAPI document
+        reason = "String does not have the documented form (the parameter's pattern in /openapi.json)"
+    message = f"{field}: {reason}"
     got = first.get("input")
     if got is not None and not isinstance(got, (dict, list)):
         message += f" (got {excerpt(got)})"
     bound = first.get("type") in _BOUND_ERRORS
     if request.url.path.startswith("/v1/"):  # OpenAI answers every invalid request 400
         return error_response(400, message, "invalid_value", field=field, path=request.url.path)
-    if not request.url.path.startswith("/streamer"):
-        return error_response(400 if bound else 422, message, "VALIDATION_ERROR", field=field, path=request.url.path)
     named = [part for part in loc if part not in ("query", "path", "body")]
+    if not request.url.path.startswith("/streamer"):
+        if loc and loc[0] != "body":  # a parameter is text: any bad one is a bad value
+            code = _FIELD_CODES.get(str(named[-1]) if named else "", "VALIDATION_ERROR")
+            return error_response(400, message, code, field=field, path=request.url.path)
+        code = _FIELD_CODES.get(str(named[-1]) if named else "", "VALIDATION_ERROR") if bound else "VALIDATION_ERROR"
+        return error_response(400 if bound else 422, message, code, field=field, path=request.url.path)
     code = _FIELD_CODES.get(str(named[-1]) if named else "", "INVALID_PARAMETER")
     return error_response(400, message, code, field=field)
 
@@ -166,8 +178,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 (no such route) and 405 (wrong method), in the path's error shape."""
     assert isinstance(exc, StarletteHTTPException)
     code, field = _HTTP_ERRORS.get(exc.status_code, ("HTTP_ERROR", None))
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
     return error_response(exc.status_code, str(exc.detail), code, field=field, path=request.url.path,
-                          headers=exc.headers)
+                          headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:

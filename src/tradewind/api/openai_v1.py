@@ -19,6 +19,7 @@ from fastapi.responses import Response, StreamingResponse
 from tradewind.api.auth import owner_id
 from tradewind.api.body import OFFLOAD_BYTES
 from tradewind.api.deps import ContainerDep
+from tradewind.api.error_schemas import openai
 from tradewind.api.errors import UnsupportedMediaType
 from tradewind.api.principal import principal_of
 from tradewind.assistants.chat_request import InvalidRequest, parse_chat_request
@@ -53,19 +54,28 @@ async def caller_owner(request: Request, authorization: Annotated[str | None, He
 
 Owner = Annotated[str, Depends(caller_owner)]
 
+_CHAT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["model", "messages"],
+    "description": "OpenAI's chat completion request; every field is checked by assistants.chat_request",
+    "properties": {"model": {"type": "string"}, "messages": {"type": "array", "items": {"type": "object"}}}}}}}}
+
 
 @router.get("/models", summary="The models: tradewind-analyst (built in) and the configured upstream ones")
 async def models(container: ContainerDep) -> dict[str, Any]:
     return {"object": "list", "data": container.chat.model_list()}
 
 
-@router.get("/models/{model}", summary="One model")
+@router.get("/models/{model}", summary="One model", responses=openai(404))
 async def model(container: ContainerDep, model: str = Path(max_length=256)) -> dict[str, Any]:
     return container.chat.model_document(model)
 
 
 @router.post("/chat/completions", summary="A chat completion, plain or streamed, with the trading tools run here",
-             response_model=None)
+             response_model=None, openapi_extra=_CHAT_BODY,
+             responses={200: {"description": "The completion, or with stream=true its chunks",
+                              "content": {"application/json": {"schema": {"type": "object"}},
+                                          "text/event-stream": {"schema": {"type": "string"}}}},
+                        **openai(404, 503)})
 async def chat_completions(request: Request, container: ContainerDep, owner: Owner) -> Response:
     chat = container.chat
     parsed = parse_chat_request(await json_body(request))

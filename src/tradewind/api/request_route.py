@@ -22,11 +22,12 @@ openapi_models: dict[str, type[pydantic.BaseModel]] = {}
 """Models documented through ``request_body``; ``create_app`` adds them to the OpenAPI components."""
 
 
-def request_body(model: type[pydantic.BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` documenting ``model`` as the JSON request body of a RequestRoute."""
+def request_body(model: type[pydantic.BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """``openapi_extra`` documenting ``model`` as the JSON request body of a route that reads it
+    itself (a RequestRoute, or any route calling ``read_json``)."""
     openapi_models[model.__name__] = model
     schema = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}}
 
 
 class RequestRoute(APIRoute):

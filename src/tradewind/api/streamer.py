@@ -14,9 +14,12 @@ from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 
 from tradewind.api.deps import StreamerDep
+from tradewind.api.error_schemas import streamer
 from tradewind.api.request_route import RequestRoute
 from tradewind.domain.errors import TradewindError, ValidationError
 from tradewind.domain.excerpt import excerpt
+from tradewind.domain.symbol import MAX_SYMBOL_INPUT, SYMBOL_PATTERN
+from tradewind.domain.timeframe import MAX_TIMEFRAME_INPUT, TIMEFRAME_PATTERN
 from tradewind.market.service import MAX_LIMIT, StreamerService
 
 __all__ = ["router"]
@@ -42,9 +45,11 @@ def _json(body: dict[str, object], status: int = 200) -> Response:
 
 
 _CANDLE_PARAMETERS = [
-    {"name": "symbol", "in": "path", "required": True, "schema": {"type": "string"},
+    {"name": "symbol", "in": "path", "required": True,
+     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_SYMBOL_INPUT, "pattern": SYMBOL_PATTERN},
      "description": "BTCUSDT, BTC/USDT or btc-usdt are one symbol; a broker suffix such as BTCUSDc stays distinct"},
-    {"name": "timeframe", "in": "path", "required": True, "schema": {"type": "string"},
+    {"name": "timeframe", "in": "path", "required": True,
+     "schema": {"type": "string", "maxLength": MAX_TIMEFRAME_INPUT, "pattern": TIMEFRAME_PATTERN},
      "description": "1m 5m 15m 30m 1h 4h 1d or M1 M5 M15 M30 H1 H4 D1, any case; answered in the form asked"},
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
@@ -128,6 +133,7 @@ router.add_api_route(
     methods=["GET"],
     summary="Candles from the streamer buffer",
     openapi_extra={"parameters": _CANDLE_PARAMETERS},
+    responses=streamer(404, 503),
     route_class_override=RequestRoute,
 )
 
@@ -137,13 +143,13 @@ async def get_status(service: StreamerDep) -> Response:
     return _json({"success": True, **service.status(), "timestamp": _now_iso()})
 
 
-@router.get("/available", summary="Symbols and the timeframes streamed for each")
+@router.get("/available", summary="Symbols and the timeframes streamed for each", responses=streamer(503))
 async def get_available(service: StreamerDep) -> Response:
     available = service.available()
     return _json({"success": True, "symbols": available, "count": len(available), "timestamp": _now_iso()})
 
 
-@router.get("/health", summary="Streamer health: buffers and data freshness")
+@router.get("/health", summary="Streamer health: buffers and data freshness", responses=streamer(503))
 async def get_health(service: StreamerDep) -> Response:
     try:
         health = service.health()

@@ -13,13 +13,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from tradewind.api.body import read_json
 from tradewind.api.deps import AdminDep, ContainerDep, TradingDep
+from tradewind.api.error_schemas import rest
+from tradewind.api.request_route import request_body
 from tradewind.domain import parse_timeframe
 from tradewind.domain.epoch import MAX_EPOCH_SECONDS
-from tradewind.domain.symbol import MAX_SYMBOL_INPUT, normalize_symbol
-from tradewind.domain.timeframe import MAX_TIMEFRAME_INPUT
+from tradewind.domain.symbol import MAX_SYMBOL_INPUT, SYMBOL_PATTERN, normalize_symbol
+from tradewind.domain.timeframe import MAX_TIMEFRAME_INPUT, TIMEFRAME_PATTERN
 from tradewind.trading.backtest import BacktestSpec
 from tradewind.trading.service import MAX_CHART_CANDLES, MAX_LIMIT, MAX_VIEW_CANDLES
 
@@ -27,44 +30,58 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["trading"])
 
-SymbolPath = Annotated[str, Path(max_length=MAX_SYMBOL_INPUT)]
-SymbolQuery = Annotated[str | None, Query(max_length=MAX_SYMBOL_INPUT)]
+_SYMBOL = {"pattern": SYMBOL_PATTERN}  # documents normalize_symbol's rule, which the services apply
+SymbolPath = Annotated[str, Path(min_length=1, max_length=MAX_SYMBOL_INPUT, json_schema_extra=_SYMBOL)]
+SymbolQuery = Annotated[str | None, Query(max_length=MAX_SYMBOL_INPUT, json_schema_extra=_SYMBOL)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 ParamValue = bool | int | float | Annotated[str, Field(max_length=200)]
 Params = Annotated[dict[Annotated[str, Field(max_length=64)], ParamValue], Field(max_length=32)]
 RiskValue = bool | int | float | Annotated[list[float], Field(max_length=16)] | None
 RiskOverrides = Annotated[dict[Annotated[str, Field(max_length=64)], RiskValue], Field(max_length=32)]
+Timeframe = Annotated[str, Field(max_length=MAX_TIMEFRAME_INPUT, pattern=TIMEFRAME_PATTERN)]
 Epoch = Annotated[float, Field(ge=0, le=MAX_EPOCH_SECONDS, description="UTC epoch seconds")]
+
+
+def _no_null_defaults(schema: JsonDict) -> None:
+    """A field left out keeps its value; null is not a value it takes, so it is no documented default."""
+    for prop in schema.get("properties", {}).values():  # type: ignore[union-attr]
+        if isinstance(prop, dict) and "default" in prop and prop["default"] is None:
+            del prop["default"]
 
 
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AssetChanges(_Closed):
-    """What ``PATCH /api/assets/{symbol}`` may change while the asset trades."""
+class _Changes(_Closed):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
-    interval_minutes: int | None = Field(None, description="1 to 60")
-    strategy: Name | None = None
-    params: Params | None = None
-    analyst: Annotated[str, Field(max_length=32)] | None = None
-    risk: Annotated[str, Field(max_length=32)] | None = None
-    risk_overrides: RiskOverrides | None = None
+
+class AssetChanges(_Changes):
+    """What ``PATCH /api/assets/{symbol}`` may change while the asset trades (a field left out is kept)."""
+
+    interval_minutes: int = Field(None, ge=1, le=60, description="1 to 60")  # type: ignore[assignment]
+    strategy: Name = None  # type: ignore[assignment]
+    params: Params = None  # type: ignore[assignment]
+    analyst: Annotated[str, Field(max_length=32)] = None  # type: ignore[assignment]
+    risk: Annotated[str, Field(max_length=32)] = None  # type: ignore[assignment]
+    risk_overrides: RiskOverrides = None  # type: ignore[assignment]
 
 
 class CloseBody(_Closed):
-    fraction: float = Field(1.0, description="of the position, within (0, 1]")
+    fraction: float = Field(1.0, gt=0, le=1, description="of the position, within (0, 1]")
 
 
 class EnterBody(_Closed):
     side: Literal["long", "short"]
-    size: float | None = Field(None, description="a fraction of equity within (0, 1] (0.1 = 10%); default: the risk profile's")
+    size: float | None = Field(None, gt=0, le=1,
+                               description="a fraction of equity within (0, 1] (0.1 = 10%); default: the risk profile's")
 
 
 class BacktestBody(_Closed):
-    symbol: Annotated[str, Field(max_length=MAX_SYMBOL_INPUT)]
-    timeframe: Annotated[str, Field(max_length=MAX_TIMEFRAME_INPUT, description="of the stored candles")]
+    symbol: Annotated[str, Field(min_length=1, max_length=MAX_SYMBOL_INPUT, json_schema_extra=_SYMBOL)]
+    timeframe: Timeframe = Field(description="of the stored candles")
     strategy: Name = "sma-cross"
     params: Params = Field(default_factory=dict)
     analyst: Annotated[str, Field(max_length=32)] = "rules"
@@ -74,9 +91,8 @@ class BacktestBody(_Closed):
     fee: float = 0.001
     slippage: float = 0.0
     interval_minutes: int | None = None
-    trade_timeframe: Annotated[str, Field(max_length=MAX_TIMEFRAME_INPUT)] | None = None
-    higher: Annotated[list[Annotated[str, Field(max_length=MAX_TIMEFRAME_INPUT)]], Field(max_length=8)] = Field(
-        default_factory=list)
+    trade_timeframe: Timeframe | None = None
+    higher: Annotated[list[Timeframe], Field(max_length=8)] = Field(default_factory=list)
     start: Epoch | None = Field(None, alias="from")
     end: Epoch | None = Field(None, alias="to")
     warmup: int = 0
@@ -86,90 +102,102 @@ def _changes(body: AssetChanges) -> dict[str, Any]:
     return body.model_dump(exclude_unset=True)
 
 
-@router.get("/assets", summary="The traded assets with their settings, status and position")
+@router.get("/assets", responses=rest(503), summary="The traded assets with their settings, status and position")
 async def assets(trading: TradingDep) -> dict[str, Any]:
     return {"assets": trading.assets()}
 
 
-@router.get("/assets/{symbol}", summary="One traded asset")
+@router.get("/assets/{symbol}", responses=rest(404, 503), summary="One traded asset")
 async def asset(symbol: SymbolPath, trading: TradingDep) -> dict[str, Any]:
     return trading.asset(symbol)
 
 
-@router.get("/assets/{symbol}/dashboard", summary="Price and chart, position, trades, P&L, statistics, latest signal "
-                                                  "and reflection of one asset")
+@router.get("/assets/{symbol}/dashboard", responses=rest(404, 503),
+            summary="Price and chart, position, trades, P&L, statistics, latest signal "
+                    "and reflection of one asset")
 async def dashboard(symbol: SymbolPath, trading: TradingDep,
                     candles: Annotated[int, Query(ge=1, le=MAX_CHART_CANDLES)] = 100,
                     trades: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20) -> dict[str, Any]:
     return await trading.dashboard(symbol, candles=candles, trades=trades)
 
 
-@router.get("/assets/{symbol}/chart", summary="Candles with EMA and Bollinger lines, fair value gaps and order "
-                                              "blocks, swings, BOS and CHoCH, and the asset's signals and trades")
+@router.get("/assets/{symbol}/chart", responses=rest(404, 503),
+            summary="Candles with EMA and Bollinger lines, fair value gaps and order "
+                    "blocks, swings, BOS and CHoCH, and the asset's signals and trades")
 async def chart(symbol: SymbolPath, trading: TradingDep,
-                timeframe: Annotated[str | None, Query(max_length=MAX_TIMEFRAME_INPUT,
+                timeframe: Annotated[str | None, Query(max_length=MAX_TIMEFRAME_INPUT, pattern=TIMEFRAME_PATTERN,
                                                        description="default: the asset's own")] = None,
                 candles: Annotated[int, Query(ge=1, le=MAX_VIEW_CANDLES)] = 500) -> dict[str, Any]:
     tf = parse_timeframe(timeframe, field="timeframe") if timeframe else None
     return await trading.chart(symbol, timeframe=tf, candles=candles)
 
 
-@router.post("/assets/{symbol}/pause", summary="Stop deciding for this asset (positions and their stops stay)")
+@router.post("/assets/{symbol}/pause", responses=rest(403, 404, 503),
+             summary="Stop deciding for this asset (positions and their stops stay)")
 async def pause(symbol: SymbolPath, trading: TradingDep, _: AdminDep) -> dict[str, Any]:
     return await trading.pause(symbol)
 
 
-@router.post("/assets/{symbol}/resume", summary="Decide again (also lifts the kill switch)")
+@router.post("/assets/{symbol}/resume", responses=rest(403, 404, 503),
+             summary="Decide again (also lifts the kill switch)")
 async def resume(symbol: SymbolPath, trading: TradingDep, _: AdminDep) -> dict[str, Any]:
     return await trading.resume(symbol)
 
 
-@router.patch("/assets/{symbol}", summary="Change the interval, strategy (and params), analyst or risk profile",
-              openapi_extra={"requestBody": {"content": {"application/json": {"schema": AssetChanges.model_json_schema()}}}})
+@router.patch("/assets/{symbol}", responses=rest(403, 404, 503),
+              summary="Change the interval, strategy (and params), analyst or risk profile",
+              openapi_extra=request_body(AssetChanges))
 async def update(symbol: SymbolPath, request: Request, trading: TradingDep, _: AdminDep) -> dict[str, Any]:
     body = await read_json(request, AssetChanges)
     return await trading.update(symbol, _changes(body))
 
 
-@router.post("/assets/{symbol}/close", summary="Close the position now (all, or a fraction)")
+@router.post("/assets/{symbol}/close", responses=rest(403, 404, 503),
+             summary="Close the position now (all, or a fraction)",
+             openapi_extra=request_body(CloseBody, required=False))
 async def close(symbol: SymbolPath, request: Request, trading: TradingDep, _: AdminDep) -> dict[str, Any]:
     body = await read_json(request, CloseBody) if await request.body() else CloseBody()
     return await trading.close(symbol, body.fraction)
 
 
-@router.post("/assets/{symbol}/enter", summary="Open a position now, through risk like any entry")
+@router.post("/assets/{symbol}/enter", responses=rest(403, 404, 503),
+             summary="Open a position now, through risk like any entry",
+             openapi_extra=request_body(EnterBody))
 async def enter(symbol: SymbolPath, request: Request, trading: TradingDep, _: AdminDep) -> dict[str, Any]:
     body = await read_json(request, EnterBody)
     return await trading.enter(symbol, body.side, body.size)
 
 
-@router.get("/trades", summary="Closed trades, newest first")
+@router.get("/trades", responses=rest(404, 503), summary="Closed trades, newest first")
 async def trades(trading: TradingDep, symbol: SymbolQuery = None, limit: Limit = 100) -> dict[str, Any]:
     return {"trades": await trading.trades(symbol=symbol, limit=limit)}
 
 
-@router.get("/positions", summary="Open positions with their P&L, and the portfolio")
+@router.get("/positions", responses=rest(503), summary="Open positions with their P&L, and the portfolio")
 async def positions(trading: TradingDep) -> dict[str, Any]:
     return trading.positions()
 
 
-@router.get("/performance", summary="Return, CAGR, Sharpe, Sortino, Calmar, drawdown, win rate... of the book")
+@router.get("/performance", responses=rest(503),
+            summary="Return, CAGR, Sharpe, Sortino, Calmar, drawdown, win rate... of the book")
 async def performance(trading: TradingDep) -> dict[str, Any]:
     return await trading.performance()
 
 
-@router.get("/risk-events", summary="Orders risk refused and other risk events, newest first")
+@router.get("/risk-events", responses=rest(404, 503), summary="Orders risk refused and other risk events, newest first")
 async def risk_events(trading: TradingDep, symbol: SymbolQuery = None, limit: Limit = 100) -> dict[str, Any]:
     return {"risk_events": await trading.risk_events(symbol=symbol, limit=limit)}
 
 
-@router.get("/reflections", summary="The analysts' reviews of their recent trades, newest first")
+@router.get("/reflections", responses=rest(404, 503),
+            summary="The analysts' reviews of their recent trades, newest first")
 async def reflections(trading: TradingDep, symbol: SymbolQuery = None, limit: Limit = 100) -> dict[str, Any]:
     return {"reflections": await trading.reflections(symbol=symbol, limit=limit)}
 
 
-@router.post("/backtests", status_code=202, summary="Start a backtest over stored candles in the background",
-             openapi_extra={"requestBody": {"content": {"application/json": {"schema": BacktestBody.model_json_schema()}}}})
+@router.post("/backtests", responses=rest(404, 503), status_code=202,
+             summary="Start a backtest over stored candles in the background",
+             openapi_extra=request_body(BacktestBody))
 async def start_backtest(request: Request, container: ContainerDep, response: Response) -> dict[str, Any]:
     body = await read_json(request, BacktestBody)
     spec = BacktestSpec(
@@ -197,6 +225,7 @@ async def backtest_options(container: ContainerDep) -> dict[str, Any]:
     return await container.backtests.options()
 
 
-@router.get("/backtests/{job_id}", summary="A backtest's status, progress and, once done, its report")
+@router.get("/backtests/{job_id}", responses=rest(404),
+            summary="A backtest's status, progress and, once done, its report")
 async def get_backtest(job_id: Annotated[str, Path(max_length=64)], container: ContainerDep) -> dict[str, Any]:
     return (await container.backtests.find(job_id)).as_dict()

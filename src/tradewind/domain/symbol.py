@@ -6,8 +6,8 @@ different instrument (another account type, other spreads), so ``BTCUSDc`` stays
 ``BTCUSDC``. A futures settle part (``BTC/USDT:USDT``) is kept after a colon.
 
 A symbol is used as a storage key, a channel name and a cache key, so the rules are strict: at
-most ``MAX_SYMBOL_INPUT`` characters as given (checked before any parsing or caching), and a
-canonical form of at most 40 letters and digits, with single dots between them (``BRK.B``,
+most ``MAX_SYMBOL_INPUT`` (40) characters as given (checked before any parsing or caching), and a
+canonical form of letters and digits, with single dots between them (``BRK.B``,
 ``EURUSD.m``; ``":"``, ``"...."`` and ``".X"`` are not symbols), and an optional settle part of
 letters and digits.
 """
@@ -19,10 +19,17 @@ import re
 from tradewind.domain.errors import InvalidSymbol
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["MAX_SYMBOL_INPUT", "normalize_symbol"]
+__all__ = ["MAX_SYMBOL_INPUT", "SYMBOL_PATTERN", "normalize_symbol"]
 
-MAX_SYMBOL_INPUT = 64
-"""Longest symbol text accepted as given (separators included); the canonical form is at most 40."""
+MAX_SYMBOL_INPUT = 40
+"""Longest symbol text accepted as given (separators included), so the canonical form is at most 40 too."""
+
+_S = r"[/_\s-]*"
+_A = "[A-Za-z0-9]"
+SYMBOL_PATTERN = rf"^{_S}{_A}{_S}(?:(?:\.{_S})?{_A}{_S})*(?::{_S}(?:{_A}{_S}){{1,12}})?$"
+"""What ``normalize_symbol`` accepts (with at most ``MAX_SYMBOL_INPUT`` characters), as one regular
+expression for the OpenAPI document: letters and digits with single dots between them, separators
+anywhere, an optional settle part of 1-12 letters and digits after a colon."""
 
 _SEPARATORS = re.compile(r"[/\-_\s]+")
 _BROKER_SUFFIX = re.compile(r"([A-Z0-9]*[A-Z][A-Z0-9]*)([a-z][a-z0-9.]*)")

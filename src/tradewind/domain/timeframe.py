@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from tradewind.domain.errors import InvalidTimeframe
 from tradewind.domain.excerpt import excerpt
 
-__all__ = ["MAX_TIMEFRAME_INPUT", "Timeframe", "TimeframeName", "parse_timeframe", "parse_timeframe_name"]
+__all__ = ["MAX_TIMEFRAME_INPUT", "TIMEFRAME_PATTERN", "Timeframe", "TimeframeName", "parse_timeframe",
+           "parse_timeframe_name"]
 
 MAX_TIMEFRAME_INPUT = 16
 """Longest timeframe text looked at; anything longer is refused before it is parsed or cached."""
@@ -69,6 +70,14 @@ class TimeframeName:
 
     def __str__(self) -> str:
         return self.timeframe.mt_name if self.metatrader else self.timeframe.value
+
+
+def _any_case(name: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in name)
+
+
+TIMEFRAME_PATTERN = r"^\s*(?:" + "|".join(_any_case(name) for name in sorted(_BY_NAME)) + r")\s*$"
+"""What ``parse_timeframe_name`` accepts, as a regular expression (for the OpenAPI document)."""
 
 
 def parse_timeframe_name(text: str, *, field: str = "timeframe") -> TimeframeName:
