@@ -395,3 +395,15 @@ def test_a_first_start_makes_one_admin_key_and_prints_it_once(tmp_path: Path,
             else:
                 assert printed == []  # a restart prints nothing: the key exists, only its hash is kept
     assert container.api_keys is not None and [k.scope for k in container.api_keys.list()] == ["admin"]
+
+
+def test_the_document_names_401_and_403_where_the_table_asks_for_a_credential(
+        locked: tuple[str, Container, dict[str, str]]) -> None:
+    url, _, _ = locked
+    paths = httpx.get(f"{url}/openapi.json").json()["paths"]
+    clear = paths["/ai/storage/clear"]["post"]["responses"]
+    assert {"401", "403"} <= set(clear) and clear["401"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/RestError")
+    assert paths["/v1/assistants"]["post"]["responses"]["401"]["content"]["application/json"]["schema"][
+        "$ref"].endswith("/OpenAIError")
+    assert "401" not in paths["/health"]["get"]["responses"]  # public: no credential is ever asked for

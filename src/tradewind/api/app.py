@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from tradewind import __version__
 from tradewind.adapters.api_keys import ApiKeys
 from tradewind.api import ai, ai_logs, assistants_v1, debug, files_v1, openai_v1, service_info, streamer, trading, ws
+from tradewind.api.access import needed_scope
 from tradewind.api.auth import install_auth
 from tradewind.api.body_limit import BodyLimit
 from tradewind.api.error_schemas import document_auth, document_errors
@@ -72,17 +73,20 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.include_router(assistants_v1.router)
     app.include_router(files_v1.router)
     install_dashboard(app)
-    _document(app)
+    _document(app, container.settings)
     return app
 
 
-def _needs_credential(method: str, path: str) -> bool:
-    """Whether a route needs a credential (401/403 documented): none yet; the scope table of the
-    authentication work answers this once it is merged."""
-    return False
+def _needs_credential(settings: Settings) -> Callable[[str, str], bool]:
+    """Whether a route may answer 401/403 (documented so): with authentication on, every route the
+    scope table does not make public (a refused credential is 401 even on a public read)."""
+    def needs(method: str, path: str) -> bool:
+        return settings.auth and needed_scope(method, path) not in ("public", None)
+
+    return needs
 
 
-def _document(app: FastAPI) -> None:
+def _document(app: FastAPI, settings: Settings) -> None:
     """Complete the generated document: the models of ``RequestRoute`` bodies (added to the
     components they reference), then the error statuses every route shares (``error_schemas``)."""
     generate = app.openapi
@@ -97,7 +101,7 @@ def _document(app: FastAPI) -> None:
             for definition, body in model_schema.pop("$defs", {}).items():
                 components.setdefault(definition, body)
             components.setdefault(name, model_schema)
-        app.openapi_schema = document_auth(document_errors(schema), _needs_credential)
+        app.openapi_schema = document_auth(document_errors(schema), _needs_credential(settings))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
