@@ -245,6 +245,25 @@ def test_ticks_split_anywhere_are_the_same_ticks(feed: SyntheticFeed) -> None:
         assert np.array_equal(mine, np.concatenate(theirs))
 
 
+def test_live_windows_are_the_ticks_computed_directly() -> None:
+    """Short windows are cut from kept whole minutes; a long one is computed directly: the same ticks."""
+    start = NOW + 17.0
+    direct = SyntheticFeed(7).ticks("SOLUSDT", start, start + 600)  # ten minutes: computed directly
+    feed = SyntheticFeed(7)
+    windows = [(start + 0.25 * i, start + 0.25 * (i + 1)) for i in range(600)]  # the live stream's quarter-seconds
+    windows += [(start + 300.1, start + 301), (start + 59.9, start + 60.3), (start + 10, start + 50),
+                (start + 43, start + 100), (start, start + 0.1)]  # odd bounds, a minute's edge, an older minute
+    for lo, hi in windows:
+        mine = feed.ticks("SOLUSDT", lo, hi)
+        keep = (direct[0] >= lo) & (direct[0] < hi)
+        assert mine[0].size == int(keep.sum())
+        for got, expected in zip(mine, direct):
+            assert np.array_equal(got, expected[keep])
+    mine = feed.ticks("SOLUSDT", start, start + 1)
+    mine[1][:] = 0.0  # what a caller does with its arrays does not reach the kept minute
+    assert np.array_equal(feed.ticks("SOLUSDT", start, start + 1)[1], direct[1][:4])
+
+
 class _SteppingClock:
     """A clock that moves ``step`` seconds each time it is read, so ``run`` covers minutes in milliseconds."""
 
