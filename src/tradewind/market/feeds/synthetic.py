@@ -141,7 +141,7 @@ class SyntheticFeed:
             whole = kept.get(minute)
             if whole is None:
                 whole = kept[minute] = self._slot_ticks(symbol, minute * _SLOTS, (minute + 1) * _SLOTS)
-                for old in [m for m in list(kept) if m <= minute - _KEPT_MINUTES]:
+                for old in sorted(kept)[:-_KEPT_MINUTES]:  # the newest minutes stay: bounded, whatever is asked
                     kept.pop(old, None)
             lo = max(first - minute * _SLOTS, 0)
             hi = min(last - minute * _SLOTS, _SLOTS)
