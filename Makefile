@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 RUN_STAMP  := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test test-llm llm-server bench install clean
+.PHONY: run test test-llm llm-server bench soak install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ bench: $(TEST_STAMP)
 	$(PY) bench/live_cycle.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/rate_limits.py
+	$(PY) bench/idle.py
+	$(PY) bench/openapi_fuzz.py
+
+# Ten minutes of mixed load on one worker (bench/soak.py --help for the rate and the mix).
+soak: $(TEST_STAMP)
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

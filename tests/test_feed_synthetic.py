@@ -245,6 +245,25 @@ def test_ticks_split_anywhere_are_the_same_ticks(feed: SyntheticFeed) -> None:
         assert np.array_equal(mine, np.concatenate(theirs))
 
 
+def test_live_windows_are_the_ticks_computed_directly() -> None:
+    """Short windows are cut from kept whole minutes; a long one is computed directly: the same ticks."""
+    start = NOW + 17.0
+    direct = SyntheticFeed(7).ticks("SOLUSDT", start, start + 600)  # ten minutes: computed directly
+    feed = SyntheticFeed(7)
+    windows = [(start + 0.25 * i, start + 0.25 * (i + 1)) for i in range(600)]  # the live stream's quarter-seconds
+    windows += [(start + 300.1, start + 301), (start + 59.9, start + 60.3), (start + 10, start + 50),
+                (start + 43, start + 100), (start, start + 0.1)]  # odd bounds, a minute's edge, an older minute
+    for lo, hi in windows:
+        mine = feed.ticks("SOLUSDT", lo, hi)
+        keep = (direct[0] >= lo) & (direct[0] < hi)
+        assert mine[0].size == int(keep.sum())
+        for got, expected in zip(mine, direct):
+            assert np.array_equal(got, expected[keep])
+    mine = feed.ticks("SOLUSDT", start, start + 1)
+    mine[1][:] = 0.0  # what a caller does with its arrays does not reach the kept minute
+    assert np.array_equal(feed.ticks("SOLUSDT", start, start + 1)[1], direct[1][:4])
+
+
 class _SteppingClock:
     """A clock that moves ``step`` seconds each time it is read, so ``run`` covers minutes in milliseconds."""
 
@@ -313,6 +332,32 @@ async def test_run_streams_the_history_path() -> None:
     for column in ("time", "open", "high", "low", "close", "spread"):
         assert np.array_equal(getattr(live, column)[:-1], getattr(history, column)), column
     np.testing.assert_allclose(live.volume[:-1], history.volume, rtol=1e-9)
+
+
+async def test_a_live_stream_computes_each_minute_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Idle cost: a quarter-second tick is cut from its minute, computed once per symbol, not recomputed
+    (that recomputation was most of an idle server's 17% of a core)."""
+    from tradewind.market import synthetic_prices
+
+    calls: list[int] = []
+    real = synthetic_prices.prices_at
+
+    def counted(seed: int, symbol: str, times: np.ndarray) -> np.ndarray:
+        calls.append(int(np.asarray(times).size))
+        return real(seed, symbol, times)
+
+    monkeypatch.setattr(synthetic_prices, "prices_at", counted)
+    start = NOW + 0.1
+    clock = _SteppingClock(start, TICK_STEP)  # one tick per pass, as a live stream at the default interval
+    feed = SyntheticFeed(7, tick_interval=0.0005, clock=clock)
+    sink = _Sink()
+    task = asyncio.create_task(feed.run(sink, ["BTCUSDT", "SOLUSDT"]))
+    await _wait_for(lambda: clock.t > start + 180)
+    await _stop(task)
+    batches = sum(len(b) for b in sink.batches.values())
+    minutes = {int(t // 60) for b in sink.batches.values() for batch in b for t in batch[0].tolist()}
+    assert batches > 2 * 700 and len(minutes) >= 4
+    assert len(calls) <= 2 * 2 * len(minutes)  # per symbol and minute: its bars, then its ticks
 
 
 async def test_run_skips_ahead_after_a_stall() -> None:

@@ -208,3 +208,47 @@ def test_cached_json_tail_always_matches_the_candles() -> None:
             body = b"[" + body + b"]"
             expected = [c.to_dict() for c in series.tail(limit)]
             assert orjson.loads(body) == expected and count == len(expected)
+
+
+def test_one_tick_batches_build_the_candles_of_one_batch() -> None:
+    """A live feed mostly sends one tick per batch (its own path): the same candles, spreads and closes."""
+    from tradewind.market.feeds.synthetic import SyntheticFeed
+
+    times, prices, sizes, spreads = SyntheticFeed(7).ticks("ETHUSDT", T0 - 30, T0 + 330)
+    whole, whole_events = make()
+    whole.ingest_ticks("BTCUSDT", times, prices, sizes, spreads)
+    single, single_events = make()
+    for i in range(times.size):
+        single.ingest_ticks("BTCUSDT", times[i:i + 1], prices[i:i + 1], sizes[i:i + 1], spreads[i:i + 1])
+    for tf in Timeframe:
+        a, b = whole.candles("BTCUSDT", tf, 20), single.candles("BTCUSDT", tf, 20)
+        assert [replace(c, volume=0.0) for c in a] == [replace(c, volume=0.0) for c in b]
+        assert [c.volume for c in a] == pytest.approx([c.volume for c in b], rel=1e-12)
+        assert all(type(c.close) is float and type(c.spread) is float for c in b)  # plain floats: they encode
+    for tf in Timeframe:  # one batch publishes its closes grouped by timeframe: compare per timeframe
+        got = [e.candle for e in single_events if e.timeframe is tf]
+        want = [e.candle for e in whole_events if e.timeframe is tf]
+        assert [replace(c, volume=0.0) for c in got] == [replace(c, volume=0.0) for c in want]
+        assert [c.volume for c in got] == pytest.approx([c.volume for c in want], rel=1e-12)
+    assert sum(e.timeframe is Timeframe.M1 for e in single_events) == 6  # T0 - 60 (begun at T0 - 30) to T0 + 240
+
+
+def test_a_kept_candle_costs_its_size_in_memory() -> None:
+    """Each closed candle is kept as a Candle, its JSON and a row of columns: a few hundred bytes, not the
+    4 KiB buffer orjson's own result carries (that was 150 MB over an idle default service's buffers)."""
+    import tracemalloc
+
+    candles = [Candle(T0 + 60 * i, 100.0 + i, 101.0 + i, 99.0 + i, 100.5 + i, 3.25, 0.01) for i in range(2000)]
+    streamer, _ = make([Timeframe.M1], size=1000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        streamer.warm("BTCUSDT", Timeframe.M1, candles[:1000])
+        streamer.ingest_bars("BTCUSDT", Timeframe.M1, bars_from_candles(candles[1000:]))  # closes 1000 more
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    series = streamer.series("BTCUSDT", Timeframe.M1)
+    assert len(series.closed) == len(series.encoded) == 1000
+    assert json.loads(series.encoded[-1]) == candles[-1].as_closed().to_dict()
+    assert held / 1000 < 1000, f"{held / 1000:.0f} bytes per kept candle"

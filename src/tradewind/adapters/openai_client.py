@@ -30,14 +30,28 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from tradewind.analysts.llm_port import ChatResult, Message, ResponseFormat
 from tradewind.domain.errors import LLMError, LLMRateLimited
 
 __all__ = ["NO_KEY", "OpenAIChatClient", "parse_reset"]
+
+
+class _Deferred:
+    """``openai``, imported at its first use: the SDK is 22 MB resident that a server with no LLM
+    configured (the embedded default) never needs, yet ``bootstrap`` imports this module."""
+
+    def __getattr__(self, name: str) -> Any:
+        import openai as module
+
+        return getattr(module, name)
+
+
+if TYPE_CHECKING:
+    import openai
+else:
+    openai = _Deferred()
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 import io
 import logging
 
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-
 from tradewind.assistants.chat_request import InvalidRequest
 
 __all__ = ["MAX_PAGES", "pdf_text"]
@@ -23,6 +20,9 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)  # a malformed PDF is refused
 
 def pdf_text(data: bytes, max_chars: int) -> str:
     """The pages' text, joined by blank lines; reading stops past ``max_chars``."""
+    from pypdf import PdfReader  # here, not at import: 15 MB resident that only a PDF upload needs
+    from pypdf.errors import PyPdfError
+
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:

@@ -18,18 +18,30 @@ them would change every value here, and ``MIN_CANDLES`` is read once at import.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import numpy as np
-import talib
-from talib import abstract
-from talib import stream as ta_stream
 
-from tradewind.domain.bars import Bars
-from tradewind.domain.errors import InvalidCandle
+# TA-Lib imports pandas and polars, when installed, only to accept their Series; we pass ndarrays
+# (and call the unwrapped functions below). Hidden for the length of this import, pandas no longer
+# costs an idle server 41 MB resident; a process that imported it before keeps talib's wrappers.
+_HIDDEN = [name for name in ("pandas", "polars") if name not in sys.modules]
+sys.modules.update(dict.fromkeys(_HIDDEN))  # None: "import pandas" fails as if it were not installed
+try:
+    import talib
+    from talib import abstract
+    from talib import stream as ta_stream
+finally:
+    for _name in _HIDDEN:
+        if sys.modules.get(_name, ...) is None:
+            del sys.modules[_name]
+
+from tradewind.domain.bars import Bars  # noqa: E402
+from tradewind.domain.errors import InvalidCandle  # noqa: E402
 
 __all__ = [
     "INDICATORS",

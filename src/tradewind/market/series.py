@@ -24,7 +24,9 @@ OnClose = Callable[[Timeframe, Candle], None]
 
 
 def encode_candle(candle: Candle) -> bytes:
-    return orjson.dumps(candle.to_dict())
+    """The candle's JSON, exactly its size: orjson's own result keeps a 4 KiB buffer behind its ~130
+    bytes, which over the 56,000 candles an idle default service holds was 150 MB of resident memory."""
+    return memoryview(orjson.dumps(candle.to_dict())).tobytes()
 
 
 class CandleSeries:
@@ -140,6 +142,9 @@ class CandleSeries:
     def ticks(self, t: np.ndarray, p: np.ndarray, v: np.ndarray, s: np.ndarray | None) -> None:
         """Apply a time-sorted batch of ticks, vectorised per candle instead of per tick."""
         n = t.shape[0]
+        if n == 1:  # a live feed's usual batch: a dozen numpy calls cost more than the tick itself
+            self.tick(float(t[0]), float(p[0]), float(v[0]), float(s[0]) if s is not None else None)
+            return
         self._forming_json = None
         start = (t // self.seconds).astype(np.int64) * self.seconds
         cuts = np.flatnonzero(start[1:] != start[:-1]) + 1

@@ -6,6 +6,12 @@ minute are a subset of that grid and are emitted unchanged. The other ticks get 
 are clipped to the minute's high/low from history. The ticks' sizes add up to the minute's volume.
 So a minute built live from ticks equals the history minute: open, high, low, close, volume (up
 to float rounding) and spread.
+
+A live stream asks for a few ticks of the current minute four times a second. Computing them costs
+as much as computing the whole minute (its history bars and volume weights are needed either way),
+so ``ticks`` computes each symbol's minute once, keeps it, and slices it: being pure, the slice is
+the very ticks a direct computation gives. Longer windows (a catch-up after a stall) are computed
+directly.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ _CHUNK_MINUTES = 14 * 1440  # minutes per history pass: bounds memory on long re
 _MAX_CATCH_UP = 600.0  # seconds of ticks emitted at most after a stall
 _TICK_NOISE_SECONDS = 0.75  # off-sample ticks wander about this many seconds' worth of volatility
 _S_TICK_PRICE, _S_TICK_SIZE = 1000, 1001
+_KEPT_MINUTES = 2  # whole minutes of ticks kept per symbol: the live window spans at most two
 
 Ticks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """(times, prices, sizes, spreads), the arguments of ``CandleSink.ingest_ticks``."""
@@ -72,6 +79,7 @@ class SyntheticFeed:
         self._offsets = slots * TICK_STEP
         self._sample_of_slot = np.full(_SLOTS, -1, dtype=np.int64)
         self._sample_of_slot[slots] = np.arange(slots.size)
+        self._minutes: dict[str, dict[int, Ticks]] = {}  # symbol -> minute index -> its 240 ticks
 
     def base_history(self, symbol: str, start: int, end: int) -> Bars:
         """Return the one-minute candles that open in [start, end). Both bounds are multiples of 60."""
@@ -121,6 +129,29 @@ class SyntheticFeed:
         symbol = normalize_symbol(symbol)
         first = math.ceil(start / TICK_STEP)
         last = math.ceil(end / TICK_STEP)  # exclusive
+        if first < last and (last - 1) // _SLOTS - first // _SLOTS < _KEPT_MINUTES:
+            return self._from_minutes(symbol, first, last)
+        return self._slot_ticks(symbol, first, last)
+
+    def _from_minutes(self, symbol: str, first: int, last: int) -> Ticks:
+        """Slots [first, last) cut from the kept whole minutes (computed on first use)."""
+        kept = self._minutes.setdefault(symbol, {})
+        parts = []
+        for minute in range(first // _SLOTS, (last - 1) // _SLOTS + 1):
+            whole = kept.get(minute)
+            if whole is None:
+                whole = kept[minute] = self._slot_ticks(symbol, minute * _SLOTS, (minute + 1) * _SLOTS)
+                for old in sorted(kept)[:-_KEPT_MINUTES]:  # the newest minutes stay: bounded, whatever is asked
+                    kept.pop(old, None)
+            lo = max(first - minute * _SLOTS, 0)
+            hi = min(last - minute * _SLOTS, _SLOTS)
+            parts.append(tuple(column[lo:hi] for column in whole))
+        if len(parts) == 1:
+            return tuple(column.copy() for column in parts[0])  # type: ignore[return-value]
+        return tuple(np.concatenate(columns) for columns in zip(*parts))  # type: ignore[return-value]
+
+    def _slot_ticks(self, symbol: str, first: int, last: int) -> Ticks:
+        """The ticks of grid slots [first, last), computed from the model."""
         slot = np.arange(first, max(first, last), dtype=np.int64)
         if slot.size == 0:
             empty = np.empty(0)
