@@ -44,7 +44,9 @@ def start(workers: int, port: int, database_url: str, prefix: str, cwd: Path) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
     env.update({"TRADEWIND_DATABASE_URL": database_url, "TRADEWIND_REDIS_URL": REDIS_URL,
                 "TRADEWIND_REDIS_PREFIX": prefix, "TRADEWIND_SYMBOLS": "BTCUSDT", "TRADEWIND_HISTORY_HOURS": "24",
-                "TRADEWIND_ANALYSIS_INTERVAL_MINUTES": "0", "TRADEWIND_TRADING": "false"})
+                "TRADEWIND_ANALYSIS_INTERVAL_MINUTES": "0", "TRADEWIND_TRADING": "false",
+                # one client asking flat out is the load: the seed's 10 a minute would answer it 429
+                "TRADEWIND_RATE_LIMIT_ENABLED": "false"})
     return subprocess.Popen([sys.executable, "-m", "tradewind", "serve", "--workers", str(workers), "--port", str(port)],
                             cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

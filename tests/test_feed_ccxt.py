@@ -19,7 +19,7 @@ ROWS = load_rows("ETH_BTC-1m.json")
 GAP = next(i for i in range(len(ROWS) - 1) if ROWS[i + 1][0] - ROWS[i][0] != 60_000)  # the file's one gap
 K = 3000  # the clock starts 30 s into this row's minute
 T0 = ROWS[K][0] // 1000
-TIMEOUT_MS = 1000  # generous: a loaded CI machine must not time out by accident
+TIMEOUT_MS = 2000  # generous: a loaded CI machine (a stalled second has been seen) must not time out by accident
 
 
 def candle(row: list[float]) -> Candle:
