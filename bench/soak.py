@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import shutil
 import statistics
 import sys
@@ -65,7 +66,7 @@ class Tally:
 
 
 class Load:
-    def __init__(self, url: str, rate: float, max_in_flight: int) -> None:
+    def __init__(self, url: str, rate: float, max_in_flight: int, key: str) -> None:
         self.url, self.rate, self.max_in_flight = url, rate, max_in_flight
         self.tallies: dict[str, Tally] = defaultdict(Tally)
         self.not_started = 0
@@ -76,7 +77,7 @@ class Load:
         # is closing would be the client's error, not the service's
         self.http = httpx.AsyncClient(base_url=url, timeout=60.0, limits=httpx.Limits(
             max_connections=max_in_flight, keepalive_expiry=2.0))
-        self.sdk = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="soak-bench", max_retries=0, timeout=60.0,
+        self.sdk = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=60.0,
                                       http_client=openai.DefaultAsyncHttpxClient(limits=httpx.Limits(
                                           max_connections=max_in_flight, keepalive_expiry=2.0)))
         self.assistant_id: str | None = None
@@ -177,8 +178,16 @@ class Load:
                     await asyncio.sleep(1.0)
 
 
+def first_key(server: Server) -> str:
+    """The admin key the first start printed (as a user would copy it): the assistant runs are writes."""
+    found = re.search(r"^\s+(tw_\S+)$", server.log.read_text(errors="replace"), re.MULTILINE)
+    if found is None:
+        raise SystemExit("the server printed no admin key on its first start")
+    return found.group(1)
+
+
 async def soak(server: Server, args: argparse.Namespace) -> tuple[Load, list[tuple[float, float]]]:
-    load = Load(server.url, args.rate, args.max_in_flight)
+    load = Load(server.url, args.rate, args.max_in_flight, first_key(server))
     process = psutil.Process(server.process.pid)
     total = args.warmup + args.minutes * 60.0
     stop_at = time.monotonic() + total
