@@ -24,14 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from loopback import free_port  # noqa: E402
-from support.fuzz import EXCLUDED, SERVER_CODE, Campaign, run_campaign, write_config  # noqa: E402
+from support.fuzz import EXCLUDED, Campaign, run_campaign, served, write_config  # noqa: E402
 
 
 def campaign(source: Path, *, examples: int, seed: int, config: Path | None) -> tuple[Campaign, float]:
@@ -39,25 +38,13 @@ def campaign(source: Path, *, examples: int, seed: int, config: Path | None) -> 
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(source / "src")}
     with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port), tmp], env=env, cwd=tmp)
-        url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the server of {source} did not start")
-                time.sleep(0.3)
-            started = time.perf_counter()
-            result = run_campaign(url, examples=examples, seed=seed, config=config)
-            return result, time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+            with served(port, Path(tmp), env=env, timeout=180) as url:
+                started = time.perf_counter()
+                result = run_campaign(url, examples=examples, seed=seed, config=config)
+                return result, time.perf_counter() - started
+        except RuntimeError as exc:
+            raise SystemExit(f"{source}: {exc}") from None
 
 
 def show(name: str, result: Campaign, seconds: float, excluded: set[tuple[str, str]]) -> None:

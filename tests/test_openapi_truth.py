@@ -12,9 +12,6 @@ document a rule the code applies (symbols, timeframes, times) accept exactly wha
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.fuzz import EXCLUDED, SERVER_CODE, run_campaign, write_config
+from support.fuzz import EXCLUDED, run_campaign, served, write_config
 
 from tradewind.api.ai_logs import TIME_PATTERN, parse_time
 from tradewind.api.error_schemas import document_auth
@@ -46,23 +43,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app in its own process, as it is served (the bench runs the very same code)."""
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port), str(tmp_path_factory.mktemp("fuzz"))])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
+    with served(_free_port(), tmp_path_factory.mktemp("fuzz")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,15 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["EXCLUDED", "SERVER_CODE", "Campaign", "run_campaign", "write_config"]
+import httpx
+
+__all__ = ["EXCLUDED", "SERVER_CODE", "Campaign", "run_campaign", "served", "write_config"]
 
 SERVER_CODE = """
 import sys, uvicorn
@@ -111,3 +116,28 @@ def run_campaign(url: str, *, examples: int, seed: int, config: Path | None = No
     errors = tuple(f"{item['title']} x{item['count']}" for item in data["errors"])
     return Campaign(operations=data["operations"]["tested"], examples=data["test_cases"]["generated"],
                     failures=failures, errors=errors, output=done.stdout)
+
+
+@contextmanager
+def served(port: int, directory: Path, *, env: Mapping[str, str] | None = None,
+           timeout: float = 120.0) -> Iterator[str]:
+    """``SERVER_CODE`` in its own process on ``port`` (data in ``directory``): its URL once it answers
+    ``/health``; stopped on exit. The suite's test and the bench serve the app the same way."""
+    process = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port), str(directory)],
+                               env=dict(env) if env is not None else None, cwd=directory)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the fuzzed server did not start (exit status {process.poll()})")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
