@@ -83,6 +83,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def postgres_database(postgres_url: str) -> str:
+    """The session's PostgreSQL schema, emptied: for tests about PostgreSQL only (several workers)."""
+    _drop_schema(create=True)
+    return postgres_url
+
+
+@pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on ``database_url`` migrated to the newest schema."""
     from tradewind.storage.db import create_engine_for

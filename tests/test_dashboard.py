@@ -68,7 +68,12 @@ def test_a_browser_at_the_root_is_sent_to_the_dashboard_and_api_clients_keep_the
 
 def test_the_chart_view_draws_what_the_analyst_computed(served: tuple[str, Container]) -> None:
     url, container = served
-    view = httpx.get(f"{url}/api/assets/BTCUSDT/chart", params={"timeframe": "1m", "candles": 300}).json()
+
+    def chart() -> dict:
+        return httpx.get(f"{url}/api/assets/BTCUSDT/chart", params={"timeframe": "1m", "candles": 300}).json()
+
+    wait_for(lambda: chart()["signals"], timeout=30)  # a cycle counts before its signal is stored
+    view = chart()
     assert view["symbol"] == "BTCUSDT" and view["timeframe"] == "1m"
     candles = view["candles"]
     assert len(candles) == 300 and all(a["time"] < b["time"] for a, b in zip(candles, candles[1:]))

@@ -104,9 +104,11 @@ def test_events_reach_the_other_worker_once_and_never_echo(client: tuple[redis.R
     b = RedisBus(redis.Redis.from_url(_url(conn)), worker="b",
                  channel=prefix + "events")
     got: dict[str, list[object]] = {"a": [], "b": []}
+    own: dict[str, list[object]] = {"a": [], "b": []}  # what /metrics counts: each worker's own events
     for name, bus in (("a", a), ("b", b)):
         for topic in (SignalCreated.topic, OrderFilled.topic, CandleClosed.topic, TradeClosed.topic):
             bus.subscribe(topic, got[name].append)
+            bus.own.subscribe(topic, own[name].append)
     a.start()
     b.start()
     try:
@@ -123,6 +125,7 @@ def test_events_reach_the_other_worker_once_and_never_echo(client: tuple[redis.R
         b.close()
     assert got["a"] == [signal, candle, events[0], events[2]]  # its own at once, then b's
     assert got["b"] == [events[0], events[2], signal]  # its own, then a's signal; no candle
+    assert own == {"a": [signal, candle], "b": [events[0], events[2]]}  # summed, each event counts once
     assert a.stats()["received"] == 2 and b.stats()["received"] == 1
     lag = b.stats()["lag_seconds"]
     assert 0 <= lag["last"] <= lag["max"] < 2 and 0 <= lag["mean"] <= lag["max"]

@@ -74,8 +74,9 @@ def test_sigterm_finishes_requests_in_flight_refuses_new_ones_and_exits_0(
         "llm_base_url": fake.base_url, "llm_model": UPSTREAM, "llm_api_keys": "sk-up", "llm_max_retries": "0",
         "llm_timeout": "15", "shutdown_timeout_seconds": "3",
     }
-    # the backtest's candles: another pair than the replay's (whose stored candles it would skip as played)
-    import_into_database(settings["database_url"], DATA / "LTC_BTC-5m.json", symbol="LTCBTC", timeframe=Timeframe.M5)
+    # the backtest's candles: another series than the replay's (whose stored candles it would skip as
+    # played), and long enough (14,397 one-minute candles, seconds of work) to be running at the SIGTERM
+    import_into_database(settings["database_url"], DATA / "ETH_BTC-1m.json", symbol="ETHBTC", timeframe=Timeframe.M1)
     with serving(tmp_path, settings) as server:
         base = server.url
         wait_for(lambda: httpx.get(f"{base}/api/trades", params={"limit": 1}).json()["trades"], timeout=60)  # trading
@@ -84,7 +85,7 @@ def test_sigterm_finishes_requests_in_flight_refuses_new_ones_and_exits_0(
         thread = client.beta.threads.create(messages=[{"role": "user", "content": "a run question"}])
         run = client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
         assert run_asked.wait(30)
-        backtest = httpx.post(f"{base}/api/backtests", json={"symbol": "LTCBTC", "timeframe": "5m",
+        backtest = httpx.post(f"{base}/api/backtests", json={"symbol": "ETHBTC", "timeframe": "1m",
                                                              "strategy": "signal-follower"}).json()
         wait_for(lambda: httpx.get(f"{base}/api/backtests/{backtest['id']}").json()["status"] == "running")
 

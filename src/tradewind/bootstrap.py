@@ -169,12 +169,21 @@ class Container:
         self._first_admin_key()
         await asyncio.to_thread(self.scale.start)
         await self.kernel.start()
-        settled = await self.runs.recover()  # runs a crash or a stop cut short end now, with the reason
+        # runs and backtests a crash or a stop cut short end now, with the reason; with several
+        # workers, also those of a worker that dies later (whoever holds the recovery lease sweeps)
+        await self.scale.keep_alive(self._settle_runs, self._settle_backtests)
+
+    async def _settle_runs(self) -> int:
+        settled = await self.runs.recover()
         if settled:
-            log.warning("%d assistant runs were cut short by the last stop: marked failed or cancelled", settled)
+            log.warning("%d assistant runs were cut short by a stopped worker: marked failed or cancelled", settled)
+        return settled
+
+    async def _settle_backtests(self) -> int:
         settled = await self.backtests.recover()
         if settled:
-            log.warning("%d backtests were cut short by the last stop: marked failed", settled)
+            log.warning("%d backtests were cut short by a stopped worker: marked failed", settled)
+        return settled
 
     def _first_admin_key(self) -> None:
         """On a first start with authentication on and no key stored, an admin key, printed once
@@ -187,8 +196,10 @@ class Container:
             sys.stderr.flush()
 
     async def stop(self) -> None:
+        await self.scale.stop_keeping_alive()
+        await self.backtests.stop()  # minutes of work cannot finish in a drain: cut now, ended failed
         await self.runs.stop(timeout=min(5.0, self.settings.shutdown_timeout_seconds))  # then cut, failed
-        await self.backtests.stop()
+        await self.scale.release_heartbeat()  # our work has ended: only now may others call us gone
         await self.kernel.stop()
         await asyncio.to_thread(self.scale.close)
         close = getattr(self.kernel.broker, "close", None)
@@ -297,7 +308,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     backtests = BacktestJobs(
         candles=lambda symbol, tf, start, end: candles.between(symbol, tf, start, end, limit=MAX_CANDLES + 1),
         analysts=lambda: analysts, clock=SystemClock(), strategy_paths=paths, stored=candles.coverage,
-        store=SqlBacktestStore(database), keep=settings.backtests_keep,
+        store=SqlBacktestStore(database), keep=settings.backtests_keep, worker=scale.worker, alive=scale.alive,
     )
     upstream = llm_client  # /v1 also offers the configured model, when one is configured at all
     if upstream is None and (settings.llm_base_url is not None or settings.api_keys()):
@@ -310,7 +321,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
     vector_stores = VectorStores(store=store, files=files, wall=time.time)
     objects = AssistantObjects(store=store, models=lambda: list(chat.models), tools=chat.tools, files=files,
                                vector_stores=vector_stores, wall=time.time)
-    runs = RunService(store=objects.store, objects=objects, models=chat.models, tools=chat.tools, wall=time.time)
+    runs = RunService(store=objects.store, objects=objects, models=chat.models, tools=chat.tools, wall=time.time,
+                      worker=scale.worker, alive=scale.alive)
     return Container(settings, database, kernel, candles, decisions, hub, llm_client, service, backtests, chat,
                      objects, runs, files, vector_stores, scale=scale,
                      api_keys=ApiKeys(SqlApiKeyStore(database)))

@@ -15,7 +15,9 @@ every worker gets each event exactly once. ``publish`` never blocks the caller: 
 stamped (``published_at``, wall clock) and queued to a sender thread that encodes it
 (``event_codec``) and publishes it. A listener thread decodes the others' events and hands them
 to the local subscribers; the hub and the engine already take events from any thread. The lag
-(receive time minus the stamp) is kept per worker: ``stats()``.
+(receive time minus the stamp) is kept per worker: ``stats()``. ``own`` carries only the events
+this worker published, for counters that are summed across workers (``/metrics``): counting the
+others' events too would count each event once per worker.
 
 Redis pub/sub is at most once: an event published while a listener is reconnecting is not
 replayed (the signals and trades themselves are in the database; the WebSocket is the live view).
@@ -54,6 +56,7 @@ class RedisBus:
         self._client = client
         self._wall = wall
         self._local = InProcessBus()
+        self.own = InProcessBus()  # only what this worker published
         self._outbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._pubsub: Any = None
         self._threads: list[threading.Thread] = []
@@ -70,6 +73,7 @@ class RedisBus:
     # --- the port -----------------------------------------------------------------------------------
     def publish(self, topic: str, event: object) -> None:
         self._local.publish(topic, event)
+        self.own.publish(topic, event)
         if topic not in self.local_topics and not self._stopping.is_set():
             self._outbox.put((topic, event, self._wall()))
 

@@ -96,8 +96,11 @@ class Metrics:
 
     def watch(self, *, bus: EventBus, hub: BroadcastHub, decisions: Any, wall_clock: bool,
               now: Callable[[], float] = time.time) -> Callable[[], None]:
-        """Count what ``bus`` carries and ``decisions`` stores, read ``hub`` when scraped; returns the undo."""
+        """Count what ``bus`` carries and ``decisions`` stores, read ``hub`` when scraped; returns the undo.
+        On a bus shared by several workers only this worker's own events are counted (``own``), so
+        summing the workers' counters counts each order, fill and signal once."""
         self.registry.register(_HubCollector(hub))
+        bus = getattr(bus, "own", bus)
         undo = [bus.subscribe(SignalCreated.topic, self._on_signal),
                 bus.subscribe(OrderSubmitted.topic, self._on_order),
                 bus.subscribe(OrderFilled.topic, self._on_fill),

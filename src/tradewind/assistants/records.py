@@ -30,14 +30,16 @@ class Page:
 class ObjectStore(Protocol):
     def insert(self, kind: Kind, owner: str, document: Mapping[str, Any]) -> None: ...
 
-    def insert_many(self, items: Sequence[tuple[Kind, str, Mapping[str, Any]]]) -> None:
-        """Several objects in one transaction (a thread with its first messages): all or none."""
+    def insert_many(self, items: Sequence[tuple[Kind, str, Mapping[str, Any]]], runner: str | None = None) -> None:
+        """Several objects in one transaction (a thread with its first messages): all or none.
+        A run among them is recorded as executed by the worker ``runner``."""
         ...
 
     def get(self, kind: Kind, owner: str, object_id: str) -> dict[str, Any] | None: ...
 
-    def replace(self, kind: Kind, owner: str, document: Mapping[str, Any]) -> None:
-        """Store a changed document (its id and parents unchanged)."""
+    def replace(self, kind: Kind, owner: str, document: Mapping[str, Any], runner: str | None = None) -> None:
+        """Store a changed document (its id and parents unchanged); a run given a ``runner`` is
+        executed by that worker from now on."""
         ...
 
     def delete(self, kind: Kind, owner: str, object_id: str) -> bool:
@@ -47,6 +49,11 @@ class ObjectStore(Protocol):
     def page(self, kind: Kind, owner: str, *, where: Mapping[str, str], limit: int, order: str,
              after: str | None, before: str | None) -> Page: ...
 
-    def unfinished_runs(self) -> list[tuple[str, dict[str, Any]]]:
-        """(owner, run) of every run not in a terminal state, of every owner: what a restart settles."""
+    def unfinished_runs(self) -> list[tuple[str, dict[str, Any], str | None]]:
+        """(owner, run, runner) of every run not in a terminal state, of every owner: what a
+        restart settles when its runner is gone."""
+        ...
+
+    def runner(self, run_id: str) -> str | None:
+        """The worker that executes the run (None when unknown)."""
         ...

@@ -7,7 +7,12 @@ recorded as a ``tool_calls`` step with their outputs; a call to one of the assis
 functions stops the run in ``requires_action`` until ``submit_tool_outputs`` (or ``expired``
 after ten minutes); an answer becomes an assistant message and a ``message_creation`` step.
 ``cancel`` makes a run ``cancelling``, which always ends ``cancelled``. A run cut by a crash or a
-stop is settled at the next start: ``failed`` with ``last_error``, never left ``in_progress``.
+stop is settled by ``recover`` (at the next start, and with several workers by the one sweeping):
+``failed`` with ``last_error``, never left ``in_progress``.
+
+Several workers share the store: each run records the worker executing it (``worker``), so a
+cancel that reaches another worker leaves the run ``cancelling`` for its executor, and ``recover``
+settles only runs whose worker is gone (``alive`` says which are not).
 
 Each change is also an event (``thread.run.created``, ``thread.message.delta`` ...) for the
 streams that follow the run, in OpenAI's order.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -49,8 +55,11 @@ _STEP_STAMP = {"failed": "failed_at", "cancelled": "cancelled_at", "expired": "e
 
 class RunService:
     def __init__(self, *, store: ObjectStore, objects: AssistantObjects, models: Mapping[str, ChatModel],
-                 tools: Mapping[str, Tool], wall: Callable[[], float]) -> None:
+                 tools: Mapping[str, Tool], wall: Callable[[], float], worker: str | None = None,
+                 alive: Callable[[str], bool] | None = None) -> None:
         self.store = store
+        self.worker = worker or f"local-{uuid.uuid4().hex[:8]}"  # this process, as the executor of its runs
+        self.alive = alive or (lambda other: other == self.worker)  # one process: only we are alive
         self.objects = objects
         self.models = models
         self.tools = tools
@@ -108,8 +117,8 @@ class RunService:
         run["status"] = "cancelling"  # the executing task ends it at its next step
         self._cancelling.add(run["id"])
         await self._call(self.store.replace, "run", owner, run)
-        if run["id"] not in self._active:  # queued and not picked up yet: nobody else will end it
-            return await self._call(self._end, owner, run, "cancelled")
+        if run["id"] not in self._active and not await self._call(self._executed_elsewhere, run["id"]):
+            return await self._call(self._end, owner, run, "cancelled")  # nobody else will end it
         self._emit(run["id"], "thread.run.cancelling", run)
         return run
 
@@ -144,12 +153,15 @@ class RunService:
                 self._listeners.pop(run_id, None)
 
     async def recover(self) -> int:
-        """At start: runs a stop or a crash cut settle now (their tasks are gone); returns how many."""
+        """Runs a stop or a crash cut (their worker is gone, and their task with it) settle now;
+        returns how many. Runs of this worker, or of another live one, are left to it."""
         settled = 0
-        for owner, run in await asyncio.to_thread(self.store.unfinished_runs):
+        for owner, run, runner in await asyncio.to_thread(self.store.unfinished_runs):
             status = run["status"]
-            if status == "requires_action":
+            if status == "requires_action":  # no task holds it: whoever sees it due expires it
                 await self._call(self._expire_if_due, owner, run)
+                continue
+            if runner is not None and (runner == self.worker or await asyncio.to_thread(self.alive, runner)):
                 continue
             if status == "cancelling":
                 await self._call(self._end, owner, run, "cancelled")
@@ -235,7 +247,7 @@ class RunService:
         items += [("thread", owner, thread)] if new_thread else []
         items += [("message", owner, m) for m in [*messages, *extra_messages]]
         items.append(("run", owner, run))
-        self.store.insert_many(items)  # the thread, its messages and the run: all or nothing
+        self.store.insert_many(items, runner=self.worker)  # the thread, its messages and the run: all or nothing
         return run
 
     # --- executing ---------------------------------------------------------------------------------
@@ -369,10 +381,20 @@ class RunService:
         return run is None or run["status"] in TERMINAL
 
     async def _save(self, owner: str, run: dict[str, Any]) -> None:
-        """Store the executing run; a cancel that came meanwhile is kept, not overwritten."""
-        if run["id"] in self._cancelling:
-            run["status"] = "cancelling"
-        await self._call(self.store.replace, "run", owner, run)
+        """Store the executing run; a cancel that came meanwhile (here or on another worker) is
+        kept, not overwritten."""
+        def save() -> None:
+            stored = self.store.get("run", owner, run["id"])
+            if run["id"] in self._cancelling or (stored is not None and stored["status"] == "cancelling"):
+                run["status"] = "cancelling"
+            self.store.replace("run", owner, run)
+
+        await self._call(save)
+
+    def _executed_elsewhere(self, run_id: str) -> bool:
+        """Another live worker executes this run (so it ends it, not us)."""
+        runner = self.store.runner(run_id)
+        return runner is not None and runner != self.worker and self.alive(runner)
 
     # --- stored changes (each one short transaction, off the event loop) ---------------------------
     def _thread_messages(self, owner: str, run: dict[str, Any]) -> list[dict[str, Any]]:
@@ -465,7 +487,7 @@ class RunService:
                 call["function"]["output"] = outputs[call["id"]]
         self._complete_step(owner, run, waiting)
         run.update(status="queued", required_action=None)
-        self.store.replace("run", owner, run)
+        self.store.replace("run", owner, run, runner=self.worker)  # the worker resuming it executes it now
         return run
 
     def _thread_run(self, owner: str, thread_id: str, run_id: str) -> dict[str, Any]:

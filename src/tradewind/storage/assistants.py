@@ -52,10 +52,13 @@ class SqlObjectStore:
     def insert(self, kind: Kind, owner: str, document: Mapping[str, Any]) -> None:
         self.insert_many([(kind, owner, document)])
 
-    def insert_many(self, items: Sequence[tuple[Kind, str, Mapping[str, Any]]]) -> None:
+    def insert_many(self, items: Sequence[tuple[Kind, str, Mapping[str, Any]]], runner: str | None = None) -> None:
         with self.engine.begin() as connection:
             for kind, owner, document in items:
-                connection.execute(insert(_TABLES[kind]).values(**_row(kind, owner, document)))
+                row = _row(kind, owner, document)
+                if kind == "run":
+                    row["worker"] = runner
+                connection.execute(insert(_TABLES[kind]).values(**row))
 
     def get(self, kind: Kind, owner: str, object_id: str) -> dict[str, Any] | None:
         table = _TABLES[kind]
@@ -64,11 +67,13 @@ class SqlObjectStore:
                 select(table.c.body).where(table.c.id == object_id, visible_to(table.c.owner, owner))).scalar()
         return dict(body) if body is not None else None
 
-    def replace(self, kind: Kind, owner: str, document: Mapping[str, Any]) -> None:
+    def replace(self, kind: Kind, owner: str, document: Mapping[str, Any], runner: str | None = None) -> None:
         table = _TABLES[kind]
         values: dict[str, Any] = {"body": dict(document)}
         if kind == "run":
             values["status"] = document["status"]
+            if runner is not None:
+                values["worker"] = runner
         with self.engine.begin() as connection:
             connection.execute(update(table).where(table.c.id == document["id"], visible_to(table.c.owner, owner)).values(**values))
 
@@ -85,12 +90,18 @@ class SqlObjectStore:
             return keyset_page(connection, table, owner, [table.c[k] == v for k, v in where.items()], limit=limit,
                                order=order, after=after, before=before)
 
-    def unfinished_runs(self) -> list[tuple[str, dict[str, Any]]]:
+    def unfinished_runs(self) -> list[tuple[str, dict[str, Any], str | None]]:
         table = _TABLES["run"]
         with self.engine.connect() as connection:
-            rows = connection.execute(select(table.c.owner, table.c.body).where(table.c.status.not_in(TERMINAL))
-                                      .order_by(table.c.seq))
-            return [(owner, dict(body)) for owner, body in rows]
+            rows = connection.execute(select(table.c.owner, table.c.body, table.c.worker)
+                                      .where(table.c.status.not_in(TERMINAL)).order_by(table.c.seq))
+            return [(owner, dict(body), worker) for owner, body, worker in rows]
+
+    def runner(self, run_id: str) -> str | None:
+        """The worker that executes the run ``run_id`` (None: unknown, or from before migration 0010)."""
+        table = _TABLES["run"]
+        with self.engine.connect() as connection:
+            return connection.execute(select(table.c.worker).where(table.c.id == run_id)).scalar()
 
 
 def keyset_page(connection: Connection, table: Table, owner: str, conditions: Sequence[Any], *, limit: int,

@@ -25,9 +25,9 @@ class SqlBacktestStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def save(self, document: Mapping[str, Any]) -> None:
+    def save(self, document: Mapping[str, Any], runner: str | None = None) -> None:
         body = _finite(dict(document))
-        values = {"status": body["status"], "body": body}
+        values = {"status": body["status"], "body": body, "worker": runner}
         with self.engine.begin() as connection:
             changed = connection.execute(update(_TABLE).where(_TABLE.c.id == body["id"]).values(**values)).rowcount
             if not changed:
@@ -43,11 +43,11 @@ class SqlBacktestStore:
             rows = connection.execute(select(_TABLE.c.body).order_by(_TABLE.c.seq.desc()).limit(limit)).scalars()
             return [dict(body) for body in rows]
 
-    def unfinished(self) -> list[dict[str, Any]]:
+    def unfinished(self) -> list[tuple[dict[str, Any], str | None]]:
         with self.engine.connect() as connection:
-            rows = connection.execute(select(_TABLE.c.body).where(_TABLE.c.status.in_(UNFINISHED))
-                                      .order_by(_TABLE.c.seq)).scalars()
-            return [dict(body) for body in rows]
+            rows = connection.execute(select(_TABLE.c.body, _TABLE.c.worker).where(_TABLE.c.status.in_(UNFINISHED))
+                                      .order_by(_TABLE.c.seq))
+            return [(dict(body), worker) for body, worker in rows]
 
     def trim(self, keep: int) -> int:
         with self.engine.begin() as connection:

@@ -67,6 +67,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+WORKER_ID_MAX = 160
+"""A worker's id (host, pid and a per-start nonce; ``adapters/scale_out.worker_id``) fits in this."""
+
 # SQLite only auto-increments an ``INTEGER PRIMARY KEY`` (the rowid), never a BIGINT one.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -388,6 +391,7 @@ class BacktestRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[float] = mapped_column(Float(53))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    worker: Mapped[str | None] = mapped_column(String(WORKER_ID_MAX))  # who runs it (migration 0010)
 
 
 # --- /v1 Assistants API objects -----------------------------------------------------------------------
@@ -444,6 +448,7 @@ class V1RunRow(Base):
     assistant_id: Mapped[str] = mapped_column(String(64), ForeignKey("v1_assistants.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(32))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    worker: Mapped[str | None] = mapped_column(String(WORKER_ID_MAX))  # who executes it (migration 0010)
 
 
 class V1RunStepRow(Base):

@@ -109,7 +109,8 @@ class BacktestJob:
 class BacktestJobs:
     def __init__(self, *, candles: CandleSource, analysts: Callable[[], Mapping[str, Analyst]], clock: Clock,
                  max_running: int = 2, keep: int = 20, strategy_paths: Collection[str] = (),
-                 stored: Coverage | None = None, store: BacktestStore | None = None) -> None:
+                 stored: Coverage | None = None, store: BacktestStore | None = None, worker: str | None = None,
+                 alive: Callable[[str], bool] | None = None) -> None:
         self.strategy_paths = frozenset(strategy_paths)  # a request may not import a module of its choosing
         self.candles = candles  # (symbol, timeframe, start, end) -> stored closed candles, oldest first
         self.stored = stored  # () -> [{symbol, timeframe, candles, first, last}] of the stored candles
@@ -118,17 +119,22 @@ class BacktestJobs:
         self.max_running = max_running
         self.keep = keep
         self.store: BacktestStore = store or MemoryBacktestStore()
+        self.worker = worker or f"local-{uuid.uuid4().hex[:8]}"  # this process, as the runner of its backtests
+        self.alive = alive or (lambda other: other == self.worker)  # one process: only we are alive
         self._jobs: OrderedDict[str, BacktestJob] = OrderedDict()  # the ones this process runs
 
     async def recover(self) -> int:
-        """At start: the backtests a crash cut short (still queued or running in the store, and
-        not ours) end ``failed`` with the reason; returns how many."""
+        """The backtests a crash cut short (still queued or running in the store, run by a worker
+        that is gone) end ``failed`` with the reason; returns how many. Ours, and those of another
+        live worker, are left running."""
         settled = 0
-        for document in await asyncio.to_thread(self.store.unfinished):
-            if document["id"] in self._jobs:
+        for document, runner in await asyncio.to_thread(self.store.unfinished):
+            if document["id"] in self._jobs or runner == self.worker:
+                continue
+            if runner is not None and await asyncio.to_thread(self.alive, runner):
                 continue
             document.update(status="failed", error=dict(INTERRUPTED), finished_at=self.clock.now())
-            await asyncio.to_thread(self.store.save, document)
+            await asyncio.to_thread(self.store.save, document, runner)
             settled += 1
         return settled
 
@@ -250,7 +256,7 @@ class BacktestJobs:
             log.exception("backtests: could not trim the store")
 
     async def _save(self, job: BacktestJob) -> None:
-        await asyncio.to_thread(self.store.save, job.as_dict())
+        await asyncio.to_thread(self.store.save, job.as_dict(), self.worker)
 
 
 def _strategy_document(name: str, cls: type[Any]) -> dict[str, Any]:
