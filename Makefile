@@ -24,9 +24,12 @@ install: $(RUN_STAMP)
 run: $(RUN_STAMP)
 	$(VENV)/bin/tradewind serve
 
-# pytest exits 5 when it collected no test: that must fail, not pass silently.
+# pytest exits 5 when it collected no test: that must fail, not pass silently. The suite runs in
+# PYTEST_WORKERS processes (pytest-xdist), a test file each at a time: many tests wait on real
+# servers and processes, so two workers on two cores take about 60% of the serial time.
+PYTEST_WORKERS ?= 2
 test: $(TEST_STAMP)
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 # A real local model for the LLM path (llama.cpp's llama-server and SmolLM2-135M, both from PyPI),

@@ -81,6 +81,9 @@ def test_a_flood_past_the_limit_gets_fast_503s_while_the_admitted_requests_are_a
     assert 1 <= len(answered) <= LIMIT  # no more than the limit at once ...
     assert len(refused) >= FLOOD - LIMIT  # ... and the rest refused, not queued
     assert all(json.loads(body)["choices"][0]["message"]["content"] == "answered" for _, _, body in answered)
+    for _, _, body in refused:  # OpenAI's envelope under /v1, naming the setting: not uvicorn's plain text
+        error = json.loads(body)["error"]
+        assert error["code"] == "overloaded" and "TRADEWIND_MAX_CONNECTIONS" in error["message"], body
     slowest_refusal = max(seconds for _, seconds, _ in refused)
     fastest_answer = min(seconds for _, seconds, _ in answered)
     assert fastest_answer >= MODEL_SECONDS

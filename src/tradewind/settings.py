@@ -133,7 +133,8 @@ class Settings(BaseSettings):
     # for its answer to begin, how long a stop (SIGTERM) drains, and how many backtests it keeps.
     max_connections: int | None = Field(
         default=512, ge=1, le=100_000,
-        description="connections (and requests) served at once; beyond it uvicorn answers 503 at once; unset = no cap",
+        description="requests served at once; beyond it a 503 at once, in the path's error shape "
+                    "(uvicorn caps connections, idle and WebSockets included, at twice this plus 64); unset = no cap",
     )
     request_timeout_seconds: float = Field(  # above an LLM analysis with its retries (30 s x 3 by default)
         default=120.0, ge=0, le=3600,

@@ -12,6 +12,7 @@ from tradewind import __version__
 from tradewind.adapters.api_keys import ApiKeys
 from tradewind.api import ai, ai_logs, assistants_v1, debug, files_v1, openai_v1, service_info, streamer, trading, ws
 from tradewind.api.access import needed_scope
+from tradewind.api.admission import Admission
 from tradewind.api.auth import install_auth
 from tradewind.api.body_limit import BodyLimit
 from tradewind.api.error_schemas import document_auth, document_errors
@@ -61,6 +62,8 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)  # before any parsing
     if container.settings.request_timeout_seconds:  # a slow body counts against it too
         app.add_middleware(RequestTimeout, seconds=container.settings.request_timeout_seconds)
+    if container.settings.max_connections:  # past it a fast 503 in the path's shape, not a queue
+        app.add_middleware(Admission, limit=container.settings.max_connections)  # type: ignore[arg-type]
     install_observability(app, container)  # outermost: request ids, timing and GET /metrics
     app.include_router(service_info.router)
     app.include_router(streamer.router)

@@ -5,8 +5,9 @@ then adds what follows from the path and the middleware, so the document cannot 
 code: the path's error shape on every 4xx (``/streamer`` has the streamer seed's, ``/v1`` OpenAI's
 envelope, the rest the AI seed's), 400 (and 422 outside ``/v1`` and ``/streamer``) wherever a
 parameter or body is validated, 413 and 415 wherever a body is read (``BodyLimit``, ``read_json``),
-429 with ``Retry-After`` and ``x-ratelimit-*`` on every route (the rate limiter), and 401/403 where
-``document_auth`` is told a credential is needed.
+429 with ``Retry-After`` and ``x-ratelimit-*`` on every route (the rate limiter), 503 with
+``Retry-After`` on every route (``Admission`` past capacity, ``RequestTimeout`` when no answer began
+in time), and 401/403 where ``document_auth`` is told a credential is needed.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ DESCRIPTIONS = {
     422: "The body does not match the schema's JSON types and shapes",
     429: "Rate limit exceeded: retry after Retry-After seconds",
     500: "The check itself failed",
-    503: "Not available here now",
+    503: "Not available here now: at capacity, no answer begun in time, or a part not running; retry later",
 }
 
 _Shape = type[BaseModel]
@@ -116,6 +117,9 @@ def openai(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_RETRY_HEADER = {"Retry-After": {"description": "seconds to wait before retrying (when the server is busy)",
+                                "schema": {"type": "integer", "minimum": 0}}}
+
 _RATE_HEADERS = {
     "Retry-After": {"description": "seconds to wait before retrying", "required": True,
                     "schema": {"type": "integer", "minimum": 0}},
@@ -173,6 +177,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
             responses.setdefault("413", _json(error, DESCRIPTIONS[413]))
             responses.setdefault("415", _json(error, DESCRIPTIONS[415]))
         responses["429"] = {**_json(limited, DESCRIPTIONS[429]), "headers": _RATE_HEADERS}
+        responses.setdefault("503", {**_json(error, DESCRIPTIONS[503]), "headers": _RETRY_HEADER})
         operation["responses"] = dict(sorted(responses.items()))
     components = schema.get("components", {}).get("schemas", {})
     if not _references(schema, "HTTPValidationError"):

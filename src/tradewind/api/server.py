@@ -12,6 +12,7 @@ import signal
 from types import FrameType
 from typing import Any
 
+from tradewind.api.admission import backstop
 from tradewind.settings import Settings
 
 __all__ = ["MAX_REQUEST_HEAD_BYTES", "exit_zero_on_sigterm", "uvicorn_options"]
@@ -25,7 +26,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "ws_max_size": settings.ws_max_message_bytes,
         "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
-        "limit_concurrency": settings.max_connections,
+        # a backstop above the requests ``Admission`` serves (idle connections and WebSockets count here)
+        "limit_concurrency": backstop(settings.max_connections) if settings.max_connections else None,
         "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
     }
 
