@@ -8,8 +8,11 @@ analysed it (warmed first). Load: wrk, one thread, unpinned (the machine has 2 c
 load generator needs one too, so 2 workers cannot get 2 whole cores). Rounds alternate 1 and 2
 workers so background load on the machine hits both alike; the medians, their ratio and the
 median of each round's own ratio (1 and 2 workers measured back to back) are printed, with the
-machine's load average, because other work on a shared machine moves these figures a lot.
-Goal: 2 workers >= 1.7 x 1 worker.
+machine's load average, because other work on a shared machine moves these figures a lot. Each
+run also prints the cores each worker and wrk used, and the requests per core-second the workers
+used: when that stays flat from 1 to 2 workers, a ratio under 2 is cores the machine did not have.
+Goal: 2 workers >= 1.7 x 1 worker. The baseline in the same rounds: 2 workers under uvicorn's own
+supervisor (`uvicorn --workers 2`), whose workers share one socket (see api/reuse_port.py).
 
     .venv/bin/python bench/analyze_workers.py [--seconds 8] [--rounds 3] [--connections 16]
 """
@@ -20,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,6 +34,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 import redis
 from analyze_http import LUA, body
@@ -40,15 +45,18 @@ POSTGRES_URL = os.environ.get("TRADEWIND_BENCH_POSTGRES_URL", "postgresql://post
 REDIS_URL = os.environ.get("TRADEWIND_BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 
 
-def start(workers: int, port: int, database_url: str, prefix: str, cwd: Path) -> subprocess.Popen[bytes]:
+def start(workers: int, port: int, database_url: str, prefix: str, cwd: Path,
+          shared: bool = False) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND_")}
     env.update({"TRADEWIND_DATABASE_URL": database_url, "TRADEWIND_REDIS_URL": REDIS_URL,
                 "TRADEWIND_REDIS_PREFIX": prefix, "TRADEWIND_SYMBOLS": "BTCUSDT", "TRADEWIND_HISTORY_HOURS": "24",
                 "TRADEWIND_ANALYSIS_INTERVAL_MINUTES": "0", "TRADEWIND_TRADING": "false",
                 # one client asking flat out is the load: the seed's 10 a minute would answer it 429
                 "TRADEWIND_RATE_LIMIT_ENABLED": "false"})
-    return subprocess.Popen([sys.executable, "-m", "tradewind", "serve", "--workers", str(workers), "--port", str(port)],
-                            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = ([sys.executable, "-m", "uvicorn", "--factory", "tradewind.api.app:create_app", "--workers", str(workers)]
+               if shared else [sys.executable, "-m", "tradewind", "serve", "--workers", str(workers)])
+    return subprocess.Popen([*command, "--port", str(port)], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
 
 
 def warm(base: str, workers: int, server: subprocess.Popen[bytes], payload: dict[str, object]) -> None:
@@ -68,6 +76,32 @@ def warm(base: str, workers: int, server: subprocess.Popen[bytes], payload: dict
                     cached.add(pid)  # the health and the analyze may be two workers: a few more tries
             except (httpx.TransportError, KeyError, ValueError):
                 time.sleep(0.3)
+
+
+class Cores:
+    """Cores used during one wrk run: by each worker process, and by wrk itself."""
+
+    def __init__(self, server: subprocess.Popen[bytes]) -> None:
+        parent = psutil.Process(server.pid)  # one worker: uvicorn serves in the process itself
+        self.workers = [p for p in parent.children(recursive=True) if _is_worker(p)] or [parent]
+        self._before = [sum(p.cpu_times()[:2]) for p in self.workers]
+        self._wrk = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._started = time.monotonic()
+
+    def done(self) -> tuple[list[float], float]:
+        wall = time.monotonic() - self._started
+        used = [(sum(p.cpu_times()[:2]) - b) / wall for p, b in zip(self.workers, self._before)]
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wrk = (after.ru_utime - self._wrk.ru_utime + after.ru_stime - self._wrk.ru_stime) / wall
+        return used, wrk
+
+
+def _is_worker(process: psutil.Process) -> bool:
+    """A uvicorn worker (not multiprocessing's resource tracker)."""
+    try:
+        return "resource_tracker" not in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
 
 
 def wrk(url: str, script: Path, seconds: int, connections: int) -> float:
@@ -99,21 +133,30 @@ def main() -> None:
     script.write_text(LUA % (template, '"ETHBTC"'))
     with psycopg.connect(libpq, autocommit=True) as connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
-    rates: dict[int, list[float]] = {1: [], 2: []}
+    # 0: the baseline, 2 workers under uvicorn's own supervisor (one socket shared by the workers)
+    rates: dict[int, list[float]] = {1: [], 2: [], 0: []}
+    efficiency: dict[int, list[float]] = {1: [], 2: [], 0: []}  # requests per core-second the workers used
     try:
         for _ in range(args.rounds):
-            for workers in (1, 2):
+            for kind in (1, 2, 0):
+                workers = kind or 2
                 port = free_port()
-                server = start(workers, port, database_url, prefix, tmp)
+                server = start(workers, port, database_url, prefix, tmp, shared=kind == 0)
                 try:
                     warm(f"http://127.0.0.1:{port}", workers, server, payload)
-                    rates[workers].append(wrk(f"http://127.0.0.1:{port}/ai/analyze", script, args.seconds,
-                                              args.connections))
+                    cores = Cores(server)
+                    rates[kind].append(wrk(f"http://127.0.0.1:{port}/ai/analyze", script, args.seconds,
+                                           args.connections))
+                    used, by_wrk = cores.done()
                 finally:
                     server.terminate()
                     server.wait(timeout=60)
-                print(f"  {workers} worker(s): {rates[workers][-1]:,.0f} req/s (load average "
-                      f"{os.getloadavg()[0]:.1f})", flush=True)
+                per_core = rates[kind][-1] / sum(used) if sum(used) else float("nan")
+                efficiency[kind].append(per_core)
+                label = "2 workers, one shared socket (uvicorn --workers)" if kind == 0 else f"{workers} worker(s)"
+                print(f"  {label}: {rates[kind][-1]:,.0f} req/s; cores used by the workers "
+                      f"{' + '.join(f'{u:.2f}' for u in used)}, by wrk {by_wrk:.2f}; {per_core:,.0f} req per worker "
+                      f"core-second (load average {os.getloadavg()[0]:.1f})", flush=True)
     finally:
         with psycopg.connect(libpq, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -122,16 +165,21 @@ def main() -> None:
         if keys:
             client.delete(*keys)
         client.close()
-    one, two = statistics.median(rates[1]), statistics.median(rates[2])
+    one, two, shared = statistics.median(rates[1]), statistics.median(rates[2]), statistics.median(rates[0])
     print(f"cached POST /ai/analyze (3 x 100 candles), PostgreSQL + Redis, wrk 1 thread, {args.connections} "
           f"connections, {args.rounds} x {args.seconds}s each, {os.cpu_count()} cores")
     print(f"{'workers':<10} {'req/s (median)':>15} {'rounds':>30}")
-    for workers, rps in ((1, one), (2, two)):
-        print(f"{workers:<10} {rps:>15,.0f} {', '.join(f'{r:,.0f}' for r in rates[workers]):>30}")
+    for kind, label, rps in ((1, "1", one), (2, "2", two), (0, "2 shared", shared)):
+        print(f"{label:<10} {rps:>15,.0f} {', '.join(f'{r:,.0f}' for r in rates[kind]):>30}")
     ratio = two / one
     paired = statistics.median(b / a for a, b in zip(rates[1], rates[2]))
     print(f"ratio of the medians 2/1: {ratio:.2f}x; median of the rounds' ratios: {paired:.2f}x "
           f"(goal >= 1.7x: {'met' if min(ratio, paired) >= 1.7 else 'NOT met'})")
+    print(f"baseline, 2 workers on uvicorn's one shared socket: {shared / one:.2f}x of 1 worker "
+          f"(each worker's own socket, SO_REUSEPORT: {ratio:.2f}x)")
+    print(f"requests per worker core-second (median): 1 worker {statistics.median(efficiency[1]):,.0f}, "
+          f"2 workers {statistics.median(efficiency[2]):,.0f}: the 2 workers scale as far as the cores left "
+          "to them by wrk (and the machine) allow")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 
-from support.redis_db import redis_client
+from support.redis_db import REDIS_URL, redis_client
 from tradewind.cli.workers import workers_problem
 from tradewind.settings import Settings
 
@@ -300,3 +300,23 @@ def test_more_than_one_worker_needs_postgresql_and_redis(tmp_path: Path) -> None
     assert result.returncode != 0 and "TRADEWIND_DATABASE_URL" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "var").exists()
+
+
+def test_workers_on_a_port_in_use_fail_in_one_line(tmp_path: Path, schema_url: str) -> None:
+    """Each worker binds the port itself (SO_REUSEPORT); the parent binds it first, so a taken port is
+    one line at once, not workers failing in turn."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))  # no SO_REUSEPORT: nobody may share it
+    taken.listen()
+    port = taken.getsockname()[1]
+    with redis_client() as (_, prefix):
+        env = environment(schema_url, REDIS_URL, prefix, tmp_path)
+        try:
+            result = subprocess.run([sys.executable, "-m", "tradewind", "serve", "--workers", "2", "--port", str(port)],
+                                    cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        finally:
+            taken.close()
+    assert result.returncode == 2, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert f"cannot serve 2 workers on 127.0.0.1:{port}" in line and "Address already in use" in line
+    assert "Traceback" not in result.stderr

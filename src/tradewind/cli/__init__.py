@@ -64,16 +64,17 @@ def serve(
     upgrade_database(settings.database_url)
     announce_first_key(settings)
     exit_zero_on_sigterm()  # after uvicorn's drain and shutdown, status 0
-    uvicorn.run(
-        "tradewind.api.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        log_config=log_config,
-        **uvicorn_options(settings),
-    )
+    options = dict(factory=True, host=host or settings.host, port=port or settings.port, workers=workers,
+                   log_level=settings.log_level.lower(), log_config=log_config, **uvicorn_options(settings))
+    if workers == 1:
+        uvicorn.run("tradewind.api.app:create_app", **options)
+        return
+    from tradewind.api.reuse_port import run_workers
+
+    try:
+        run_workers(uvicorn.Config("tradewind.api.app:create_app", **options))
+    except (OSError, ValueError) as exc:
+        out.fail(f"cannot serve {workers} workers on {options['host']}:{options['port']}: {exc}")
 
 
 @db_app.command("upgrade")
