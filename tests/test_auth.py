@@ -35,6 +35,7 @@ from websockets.exceptions import InvalidStatus
 from tradewind.adapters.api_keys import ApiKeys
 from tradewind.api.access import ACCESS, needed_scope
 from tradewind.api.app import create_app
+from tradewind.api.auth import FAILED_KEYS_PER_MINUTE
 from tradewind.assistants.tools import CALLER_MAY_TRADE, Tool, run_tool
 from tradewind.bootstrap import Container, build_container
 from tradewind.settings import Settings, describe_settings_error
@@ -223,6 +224,28 @@ def test_a_revoked_key_fails_on_its_next_request_here_and_within_a_second_from_e
         time.sleep(0.05)
     wrong_secret = key.rsplit("_", 1)[0] + "_" + secrets.token_urlsafe(32)
     assert httpx.get(f"{url}/api/assets", headers=bearer(wrong_secret)).status_code == 401
+
+
+def test_guessing_secrets_is_answered_429_after_a_few_without_more_hashing(tmp_path: Path) -> None:
+    """Each unseen key costs an argon2 verification; a client whose keys keep being refused gets 429
+    with Retry-After (in the path's shape) instead, and a key it proved before still works."""
+    container = build_container(_settings(tmp_path))
+    assert container.api_keys is not None
+    key, _ = container.api_keys.create(name="real", scope="read")
+    guesses = [key.rsplit("_", 1)[0] + "_" + secrets.token_urlsafe(32) for _ in range(FAILED_KEYS_PER_MINUTE + 2)]
+    with serve(create_app(container)) as url, httpx.Client(base_url=url) as http:
+        assert http.get("/api/assets", headers=bearer(key)).status_code == 200  # verified: remembered
+        statuses = [http.get("/api/assets", headers=bearer(guess)).status_code for guess in guesses]
+        assert statuses == [401] * FAILED_KEYS_PER_MINUTE + [429, 429], statuses
+        limited = http.get("/api/assets", headers=bearer(guesses[-1] + "x"))
+        assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 61
+        body = limited.json()
+        assert body["error_code"] == "RATE_LIMIT_EXCEEDED" and body["field"] == "authorization"
+        assert "refused API keys from this client" in body["detail"] and guesses[0] not in limited.text
+        v1 = http.get("/v1/models", headers=bearer(guesses[-1] + "y"))
+        assert v1.status_code == 429 and v1.json()["error"]["type"] == "rate_limit_error"
+        assert http.get("/api/assets", headers=bearer(key)).status_code == 200  # the proven key: no hashing
+        assert http.get("/api/assets", headers=bearer(guesses[0])).status_code == 401  # a known refusal, from memory
 
 
 def test_keys_are_stored_as_argon2_hashes_only(locked: tuple[str, Container, dict[str, str]]) -> None:

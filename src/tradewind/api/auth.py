@@ -8,6 +8,12 @@ will reach is looked up in the scope table (``api/access.py``): no credential wh
 is 401 with ``WWW-Authenticate: Bearer``, a refused credential 401 naming why (never quoting it),
 too small a scope 403, each in the path's error shape. The principal is left on the ASGI scope
 for everything after (rate limits, ownership of /v1 objects, the request log).
+
+An API key not seen before costs an argon2 verification (about 0.1 s of a core, by design), and
+authentication runs before the rate limits, so guessing secrets could burn the CPU: at most one
+verification runs at a time in a process, and a client whose keys were refused
+``FAILED_KEYS_PER_MINUTE`` times in the last minute gets 429 with ``Retry-After`` without any more
+hashing. A key already verified (live or refused) is answered from memory and never waits.
 """
 
 from __future__ import annotations
@@ -15,10 +21,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from fastapi.routing import iter_route_contexts
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Match
@@ -28,21 +38,33 @@ from tradewind.adapters.api_keys import ApiKeys, looks_like_key
 from tradewind.adapters.jwt_tokens import InvalidToken, verify_jwt
 from tradewind.api.access import Access, needed_scope
 from tradewind.api.errors import error_response
-from tradewind.api.principal import SCOPES, Principal, set_principal
+from tradewind.api.principal import SCOPES, Principal, client_id, set_principal
 from tradewind.assistants.tools import CALLER_MAY_TRADE
 from tradewind.settings import AuthSettings
 
-__all__ = ["WS_PROTOCOL", "Authentication", "Authenticator", "Refused", "install_auth", "owner_id", "route_template"]
+__all__ = ["FAILED_KEYS_PER_MINUTE", "WS_PROTOCOL", "Authentication", "Authenticator", "Refused", "TooManyRefused",
+           "install_auth", "owner_id", "route_template"]
 
 WS_PROTOCOL = "tradewind.bearer"
 """The WebSocket subprotocol whose next offered value is the credential (browsers set no headers)."""
 
 _MAX_CREDENTIAL = 4096
 _EVERYTHING = frozenset(SCOPES)
+FAILED_KEYS_PER_MINUTE = 10
+"""Refused API keys a client may present in a minute before it is answered 429 without hashing."""
 
 
 class Refused(Exception):
     """A credential was given and is not good: why, in words that do not quote it."""
+
+
+class TooManyRefused(Exception):
+    """This client presented too many refused API keys lately: no more hashing for it for now."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"{FAILED_KEYS_PER_MINUTE} refused API keys from this client in the last minute: "
+                         f"retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 def owner_id(principal: Principal) -> str:
@@ -59,8 +81,11 @@ class Authenticator:
     def __init__(self, settings: AuthSettings, keys: ApiKeys) -> None:
         self.settings = settings
         self.keys = keys
+        self._failures = MovingWindowRateLimiter(MemoryStorage())
+        self._failure_limit = RateLimitItemPerMinute(FAILED_KEYS_PER_MINUTE)
+        self._hashing: asyncio.Semaphore | None = None  # made in the serving loop, on first use
 
-    async def principal(self, credential: str) -> Principal:
+    async def principal(self, credential: str, client: str = "unknown") -> Principal:
         if not credential:
             raise Refused("the Authorization header must be 'Bearer <credential>'")
         if len(credential) > _MAX_CREDENTIAL:
@@ -71,7 +96,7 @@ class Authenticator:
         if looks_like_key(credential):
             info = self.keys.remembered(credential)
             if info is False:
-                info = await asyncio.to_thread(self.keys.verify, credential)
+                info = await self._verify(credential, client)
             if not info:
                 raise Refused("the API key is unknown, malformed or revoked")
             return Principal("key", info.id, frozenset({info.scope}) & _EVERYTHING)  # type: ignore[arg-type]
@@ -85,6 +110,19 @@ class Authenticator:
                 raise Refused(str(exc)) from None
             return Principal("jwt", claims.subject, claims.scopes & _EVERYTHING)  # type: ignore[arg-type]
         raise Refused("the credential is not an API key (tw_...), a JWT or the service token")
+
+    async def _verify(self, credential: str, client: str) -> Any:
+        """The slow path (argon2): one at a time per process, and not for a client refused too often."""
+        if not self._failures.test(self._failure_limit, client):
+            reset = self._failures.get_window_stats(self._failure_limit, client).reset_time
+            raise TooManyRefused(max(1, int(reset - time.time()) + 1))
+        if self._hashing is None:
+            self._hashing = asyncio.Semaphore(1)
+        async with self._hashing:
+            info = await asyncio.to_thread(self.keys.verify, credential)
+        if not info:
+            self._failures.hit(self._failure_limit, client)
+        return info
 
 
 def route_template(routes: Sequence[Any], scope: Scope) -> tuple[str, str] | None:
@@ -130,7 +168,10 @@ class Authentication:
         principal = anonymous
         if access != "public" and credential is not None:
             try:
-                principal = await self.authenticator.principal(credential)
+                principal = await self.authenticator.principal(credential, client_id(scope))
+            except TooManyRefused as exc:
+                await _refuse(scope, receive, send, 429, str(exc), "Bearer", retry_after=exc.retry_after)
+                return
             except Refused as exc:
                 await _refuse(scope, receive, send, 401, f"Invalid credential: {exc}", 'Bearer error="invalid_token"')
                 return
@@ -153,12 +194,16 @@ class Authentication:
 
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str, challenge: str) -> None:
-    """401 or 403 in the path's error shape; a WebSocket handshake gets the same HTTP answer."""
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str, challenge: str,
+                  retry_after: int | None = None) -> None:
+    """401, 403 or 429 in the path's error shape; a WebSocket handshake gets the same HTTP answer."""
     path = scope.get("path", "")
-    code = ("invalid_api_key" if path.startswith("/v1") else "UNAUTHORIZED") if status == 401 else "INSUFFICIENT_SCOPE"
-    response = error_response(status, message, code, field="authorization", path=path,
-                              headers={"www-authenticate": challenge})
+    code = {401: "invalid_api_key" if path.startswith("/v1") else "UNAUTHORIZED",
+            429: "RATE_LIMIT_EXCEEDED"}.get(status, "INSUFFICIENT_SCOPE")
+    headers = {"www-authenticate": challenge}
+    if retry_after is not None:
+        headers["retry-after"] = str(retry_after)
+    response = error_response(status, message, code, field="authorization", path=path, headers=headers)
     if scope["type"] == "http":
         await response(scope, receive, send)
         return
