@@ -227,13 +227,21 @@ async def test_two_workers_share_one_bus_and_one_scheduler(server: tuple[Workers
         lags = [h["worker"]["bus"]["lag_seconds"]["max"] for h in (await workers.healths(10)).values()]
         assert any(lag is not None for lag in lags) and all(lag is None or 0 <= lag < 5 for lag in lags)
 
-        # one book: only the trading lease's holder changes it; the other shows what it stored
-        statuses = set()
-        for _ in range(30):
-            statuses.add((await workers.http.post("/api/assets/ETHUSDT/pause")).status_code)
-            if statuses == {200, 503}:
-                break
-        assert statuses == {200, 503}
+        # one book: only the trading lease's holder changes it; the other sends it the override (over
+        # Redis) and answers with the holder's answer, and shows the book as the holder stored it
+        connections = await pinned(workers.base)
+        try:
+            for pid, http in connections.items():  # an override through each worker's own connection
+                answer = await http.post("/api/assets/ETHUSDT/pause")
+                assert answer.status_code == 200 and answer.json()["paused"] is True, (pid, answer.text)
+            one, two = [await http.post("/api/assets/NOSUCH/pause") for http in connections.values()]
+            assert one.status_code == two.status_code == 404, (one.text, two.text)  # the holder's error, either way
+            assert one.json() == two.json()
+        finally:
+            for http in connections.values():
+                await http.aclose()
+        overrides = [h["worker"]["overrides"] for h in (await workers.healths(10)).values()]
+        assert sum(o["forwarded"] for o in overrides) >= 2 and sum(o["served"] for o in overrides) >= 2
         await asyncio.sleep(1.2)  # the other worker reads the book again at most once a second
         for _ in range(16):  # new connections: both workers answer
             answer = (await workers.http.get("/api/assets/ETHUSDT")).json()

@@ -172,6 +172,9 @@ class Container:
         # runs and backtests a crash or a stop cut short end now, with the reason; with several
         # workers, also those of a worker that dies later (whoever holds the recovery lease sweeps)
         await self.scale.keep_alive(self._settle_runs, self._settle_backtests)
+        if self.scale.book is not None and self.trading is not None:  # overrides other workers send the holder
+            trading_lease = self.kernel.trading_lease
+            self.scale.book.serve(self.trading.run_forwarded, lambda: trading_lease.held, asyncio.get_running_loop())
 
     async def _settle_runs(self) -> int:
         settled = await self.runs.recover()
@@ -304,7 +307,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None, feed: Can
         service = TradingService(kernel.engine, stores.trading,
                                  lambda symbol, tf, limit: kernel.streamer.candles(symbol, tf, limit),
                                  signals=stores.signals, timeframes=kernel.streamer.timeframes,
-                                 holds_book=None if scale.redis is None else lambda: kernel.trading_lease.held)
+                                 holds_book=None if scale.redis is None else lambda: kernel.trading_lease.held,
+                                 forward=scale.book.forward if scale.book is not None else None)
     backtests = BacktestJobs(
         candles=lambda symbol, tf, start, end: candles.between(symbol, tf, start, end, limit=MAX_CANDLES + 1),
         analysts=lambda: analysts, clock=SystemClock(), strategy_paths=paths, stored=candles.coverage,

@@ -25,6 +25,7 @@ from typing import Any
 
 import redis
 
+from tradewind.adapters.book_forwarding import BookForwarding
 from tradewind.adapters.redis_bus import RedisBus
 from tradewind.adapters.redis_lease import RedisLease
 from tradewind.domain.bus import InProcessBus
@@ -53,6 +54,7 @@ class ScaleOut:
     prefix: str = "tradewind:"
     lease_ttl_seconds: float = 10.0
     leases: dict[str, Lease] = field(default_factory=dict)
+    book: BookForwarding | None = None  # overrides sent to the worker holding the book (several workers)
     _heartbeat: Lease | None = None
     _sweeps: list[Sweep] = field(default_factory=list)
     _sweeping: asyncio.Task[None] | None = None
@@ -68,7 +70,8 @@ class ScaleOut:
         # pub/sub channels ignore the database number: name it, so deployments on other numbers never mix
         db = client.connection_pool.connection_kwargs.get("db", 0)
         bus = RedisBus(client, worker=worker, channel=f"{prefix}db{db}:events")
-        return cls(worker, bus, client, prefix, lease_ttl_seconds)
+        return cls(worker, bus, client, prefix, lease_ttl_seconds,
+                   book=BookForwarding(client, prefix=f"{prefix}db{db}:"))
 
     def lease(self, name: str) -> Lease:
         """The lease named ``name`` (the kernel's ``LeaseFactory``)."""
@@ -151,6 +154,8 @@ class ScaleOut:
 
     def close(self) -> None:
         """After the kernel stopped: what is queued on the bus is sent, the connection closed."""
+        if self.book is not None:
+            self.book.close()
         if isinstance(self.bus, RedisBus):
             self.bus.close()
         if self.redis is not None:
@@ -160,6 +165,7 @@ class ScaleOut:
         """For ``GET /health``: which worker answered, what it holds, the bus and its lag."""
         bus = self.bus.stats() if isinstance(self.bus, RedisBus) else {"kind": "in-process"}
         return {"id": self.worker, "pid": os.getpid(), "bus": bus,
+                **({"overrides": self.book.stats()} if self.book is not None else {}),
                 "leases": {name: lease.status() for name, lease in sorted(self.leases.items())}}
 
 

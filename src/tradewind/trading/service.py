@@ -9,8 +9,9 @@ thread with a remote one. Every figure comes from the
 book or the store; what cannot be computed is None.
 
 With several workers one of them holds the book (the trading lease, ``holds_book``): the others
-show the book as the holder last stored it (read again at most once a second) and refuse the
-overrides with 503, so two processes never change one book; a retry may reach the holder.
+show the book as the holder last stored it (read again at most once a second) and send the
+overrides to the holder (``forward``, over Redis), so two processes never change one book and a
+client behind a proxy need not find the holder; without a way to forward them they answer 503.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ MAX_CHART_CANDLES = 500
 MAX_VIEW_CANDLES = 5000  # the chart view's candles at most (the streamer's buffer holds 1,000 by default)
 EQUITY_POINTS = 2000  # the performance report's curves are thinned to about this many points
 MIRROR_SECONDS = 1.0  # how stale another worker's view of the book may be
+FORWARDABLE = frozenset({"pause", "resume", "update", "close", "enter"})  # the overrides another worker may send
 CHANGES = ("interval_minutes", "strategy", "params", "analyst", "risk", "risk_overrides")
 
 
@@ -58,9 +60,11 @@ def position_dict(position: Position, price: float | None) -> dict[str, Any]:
 class TradingService:
     def __init__(self, engine: TradingEngine, store: TradingStore,
                  chart: Callable[[str, Timeframe, int], list[Candle]], signals: SignalStore | None = None,
-                 timeframes: Sequence[Timeframe] = (), holds_book: Callable[[], bool] | None = None) -> None:
+                 timeframes: Sequence[Timeframe] = (), holds_book: Callable[[], bool] | None = None,
+                 forward: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None) -> None:
         self.engine = engine
         self.holds_book = holds_book  # None: one process, whose engine is the book
+        self.forward = forward  # (override, arguments) -> the holder's answer, when another worker holds it
         self._mirrored = -math.inf
         self.store = store
         self.candles = chart  # the streamer's newest candles (the forming one last): the dashboard's chart
@@ -180,18 +184,21 @@ class TradingService:
 
     # --- overrides ---------------------------------------------------------------------------------
     async def pause(self, symbol: str) -> dict[str, Any]:
-        self._holding()
+        if self._elsewhere():
+            return await self._forwarded("pause", symbol=symbol)
         await self.engine.run(lambda: self.engine.pause(symbol))
         return self.asset(symbol)
 
     async def resume(self, symbol: str) -> dict[str, Any]:
-        self._holding()
+        if self._elsewhere():
+            return await self._forwarded("resume", symbol=symbol)
         await self.engine.run(lambda: self.engine.resume(symbol))
         return self.asset(symbol)
 
     async def update(self, symbol: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         """Change an asset's interval, strategy (and params), analyst or risk profile while it runs."""
-        self._holding()
+        if self._elsewhere():
+            return await self._forwarded("update", symbol=symbol, changes=dict(changes))
         if not changes:
             raise ValidationError(f"nothing to change: send one of {', '.join(CHANGES)}", field="body")
         unknown = [key for key in changes if key not in CHANGES]
@@ -205,12 +212,14 @@ class TradingService:
         return self.asset(symbol)
 
     async def close(self, symbol: str, fraction: float = 1.0) -> dict[str, Any]:
-        self._holding()
+        if self._elsewhere():
+            return await self._forwarded("close", symbol=symbol, fraction=fraction)
         order = await self.engine.run(lambda: self.engine.close(symbol, fraction))
         return {"order": _order(order), "asset": self.asset(symbol)}
 
     async def enter(self, symbol: str, side: PositionSide, size: float | None = None) -> dict[str, Any]:
-        self._holding()
+        if self._elsewhere():
+            return await self._forwarded("enter", symbol=symbol, side=side, size=size)
         order = await self.engine.run(lambda: self.engine.enter(symbol, side, size=size))
         return {"order": _order(order), "asset": self.asset(symbol)}
 
@@ -231,10 +240,31 @@ class TradingService:
             if state is not None:
                 state.config = config
 
-    def _holding(self) -> None:
-        if self.holds_book is not None and not self.holds_book():
+    def _elsewhere(self) -> bool:
+        """Another worker holds the book: the override goes there (or, with no way to send it, a 503)."""
+        if self.holds_book is None or self.holds_book():
+            return False
+        if self.forward is None:
             raise Unavailable("another worker runs trading (it holds the trading lease): this one cannot change "
                               "the book; retry the request")
+        return True
+
+    async def _forwarded(self, op: str, **args: Any) -> dict[str, Any]:
+        answer = await self.forward(op, args)  # type: ignore[misc]
+        self._mirrored = -math.inf  # the holder changed the book: read it again for the next read here
+        return answer
+
+    async def run_forwarded(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """On the holder: an override another worker forwarded, as if it had been asked here."""
+        if op not in FORWARDABLE:
+            raise ValidationError(f"{excerpt(op)} is not an override", field="op")
+        if self.holds_book is not None and not self.holds_book():  # the lease moved on meanwhile: no relay
+            raise Unavailable("the book moved to another worker while the override was on its way: retry the request")
+        method: Callable[..., Awaitable[dict[str, Any]]] = getattr(self, op)
+        try:
+            return await method(**args)
+        except TypeError as exc:  # arguments this override does not take
+            raise ValidationError(f"bad arguments for {op}: {excerpt(str(exc))}", field="body") from None
 
     # --- helpers -----------------------------------------------------------------------------------
     def _symbol(self, symbol: str | None, *, portfolio: bool = False) -> str | None:
