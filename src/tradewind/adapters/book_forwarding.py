@@ -87,14 +87,17 @@ class BookForwarding:
     def serve(self, execute: Execute, holds: Callable[[], bool], loop: asyncio.AbstractEventLoop) -> None:
         """Listen for overrides; run those that reach this worker while it ``holds`` the book."""
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-        self._pubsub.subscribe(self.channel)
         self._thread = threading.Thread(target=self._listen, args=(execute, holds, loop), daemon=True,
                                         name="book-forwarding")
         self._thread.start()
 
     def _listen(self, execute: Execute, holds: Callable[[], bool], loop: asyncio.AbstractEventLoop) -> None:
+        subscribed = False  # here, not in ``serve``: the event loop never waits on Redis
         while not self._stopping.is_set():
             try:
+                if not subscribed:
+                    self._pubsub.subscribe(self.channel)
+                    subscribed = True
                 message = self._pubsub.get_message(timeout=0.5)
             except redis.RedisError as exc:
                 log.warning("override listener: %s; retrying", type(exc).__name__)

@@ -8,8 +8,9 @@ executes.
 
 Liveness: each worker keeps a lease of its own (``worker:<id>``) while it runs, so ``alive`` tells
 any worker whether another is still there; work recorded under a worker that is not alive was cut
-by its death. ``sweep`` settles such work: once at start, then (several workers) every lease TTL on
-whichever worker holds the ``recovery`` lease, so a dead worker's runs end within about two TTLs.
+by its death. ``keep_alive`` starts that lease and settles such work (its ``sweeps``): once at start,
+then (several workers) every lease TTL on whichever worker holds the ``recovery`` lease, so a dead
+worker's runs and backtests end within about two TTLs.
 """
 
 from __future__ import annotations
