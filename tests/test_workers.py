@@ -231,6 +231,12 @@ async def test_two_workers_share_one_bus_and_one_scheduler(server: tuple[Workers
         # Redis) and answers with the holder's answer, and shows the book as the holder stored it
         connections = await pinned(workers.base)
         try:
+            # /metrics summed over the workers counts that signal once (each counts what it published)
+            scraped = [(await http.get("/metrics")).text for http in connections.values()]
+            api_signals = [sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                               if line.startswith("tradewind_signals_total{") and 'origin="api"' in line)
+                           for text in scraped]
+            assert sorted(api_signals) == [0.0, 1.0], api_signals
             for pid, http in connections.items():  # an override through each worker's own connection
                 answer = await http.post("/api/assets/ETHUSDT/pause")
                 assert answer.status_code == 200 and answer.json()["paused"] is True, (pid, answer.text)
