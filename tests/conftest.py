@@ -82,20 +82,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-def postgres_database(postgres_url: str) -> str:
-    """The session's PostgreSQL schema, emptied: for tests about PostgreSQL only (several workers)."""
-    _drop_schema(create=True)
-    return postgres_url
+def _migrated(url: str) -> Iterator[Engine]:
+    """An engine on ``url`` migrated to the newest schema, disposed afterwards."""
+    from tradewind.storage.db import create_engine_for
+    from tradewind.storage.migrate import upgrade_database
+
+    upgrade_database(url)
+    engine = create_engine_for(url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on ``database_url`` migrated to the newest schema."""
-    from tradewind.storage.db import create_engine_for
-    from tradewind.storage.migrate import upgrade_database
+    yield from _migrated(database_url)
 
-    upgrade_database(database_url)
-    engine = create_engine_for(database_url)
-    yield engine
-    engine.dispose()
+
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """The session's PostgreSQL schema, emptied and migrated: for tests about PostgreSQL only (several workers)."""
+    _drop_schema(create=True)
+    yield from _migrated(postgres_url)

@@ -22,6 +22,7 @@ from websockets.asyncio.client import connect
 
 from tradewind.api.app import create_app
 from tradewind.bootstrap import Container, build_container
+from tradewind.domain.errors import ValidationError
 from tradewind.settings import Settings
 
 DATA = Path(__file__).parent / "data"
@@ -91,6 +92,23 @@ def test_pause_resume_and_change_an_asset_while_it_runs(running: tuple[str, Cont
     assert (changed["interval_minutes"], changed["risk"]) == (30, "conservative")
     back = httpx.patch(f"{url}/api/assets/ETHBTC", headers=ADMIN, json={"interval_minutes": 15, "risk": "moderate"})
     assert back.json()["interval_minutes"] == 15
+
+
+@pytest.mark.parametrize(("op", "args", "field"), [
+    ("liquidate", {"symbol": "ETHBTC"}, "op"),  # only the named overrides run
+    ("pause", {"symbol": "ETHBTC", "everything": True}, "body"),  # arguments the override does not take
+    ("enter", {}, "body"),
+])
+def test_a_forwarded_override_with_a_bad_op_or_arguments_is_a_4xx_and_changes_nothing(
+        running: tuple[str, Container], op: str, args: dict[str, Any], field: str) -> None:
+    """What another worker forwards (adapters/book_forwarding.py) is checked before anything runs."""
+    _, container = running
+    assert container.trading is not None
+    before = container.trading.asset("ETHBTC")
+    with pytest.raises(ValidationError) as refused_here:
+        asyncio.run(container.trading.run_forwarded(op, args))
+    assert refused_here.value.field == field and len(str(refused_here.value)) < 300
+    assert container.trading.asset("ETHBTC")["status"] == before["status"]
 
 
 @pytest.mark.parametrize(("body", "field"), [

@@ -29,9 +29,7 @@ from tradewind.domain.timeframe import Timeframe
 from tradewind.market.candle_file import read_candle_file
 from tradewind.storage.assistants import NOBODY, SqlObjectStore
 from tradewind.storage.backtests import SqlBacktestStore
-from tradewind.storage.db import create_engine_for
 from tradewind.storage.files import SqlFileStore
-from tradewind.storage.migrate import upgrade_database
 from tradewind.trading.backtest import BacktestSpec
 from tradewind.trading.jobs import BacktestJobs
 
@@ -39,14 +37,6 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 TTL = 1.0  # a dead worker's liveness key frees itself within this
 CANDLES = read_candle_file(Path(__file__).parent / "data" / "ETH_BTC-5m.json", timeframe=Timeframe.M5).candles
-
-
-@pytest.fixture
-def pg(postgres_database: str) -> Iterator[Engine]:
-    upgrade_database(postgres_database)
-    engine = create_engine_for(postgres_database)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -95,11 +85,11 @@ class Worker:
 
 
 @pytest.fixture
-async def workers(pg: Engine, prefix: str) -> AsyncIterator[list[Worker]]:
+async def workers(postgres_engine: Engine, prefix: str) -> AsyncIterator[list[Worker]]:
     made: list[Worker] = []
 
     def make() -> Worker:
-        made.append(Worker(pg, prefix))
+        made.append(Worker(postgres_engine, prefix))
         return made[-1]
 
     yield make  # type: ignore[misc]
@@ -180,9 +170,9 @@ async def test_a_cancel_on_another_worker_leaves_the_run_to_its_executor(workers
     await until(lambda: two.runs.store.get("run", NOBODY, run["id"])["status"] == "cancelled", timeout=6 * TTL)
 
 
-async def test_one_process_settles_what_a_previous_start_left(pg: Engine) -> None:
+async def test_one_process_settles_what_a_previous_start_left(postgres_engine: Engine) -> None:
     """The embedded default (no Redis): any other worker is an earlier start of this service."""
-    store = SqlBacktestStore(pg)
+    store = SqlBacktestStore(postgres_engine)
     store.save({"id": "bt_left", "status": "running", "created_at": time.time(), "spec": {}}, "host-1-abcdef")
     scale = ScaleOut.single()
     jobs = BacktestJobs(candles=lambda *_: CANDLES, analysts=dict, clock=SystemClock(), store=store,

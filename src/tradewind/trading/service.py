@@ -17,6 +17,7 @@ client behind a proxy need not find the holder; without a way to forward them th
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -261,10 +262,11 @@ class TradingService:
         if self.holds_book is not None and not self.holds_book():  # the lease moved on meanwhile: no relay
             raise Unavailable("the book moved to another worker while the override was on its way: retry the request")
         method: Callable[..., Awaitable[dict[str, Any]]] = getattr(self, op)
-        try:
-            return await method(**args)
-        except TypeError as exc:  # arguments this override does not take
+        try:  # arguments this override does not take are the request's fault; a TypeError inside it is not
+            inspect.signature(method).bind(**args)
+        except TypeError as exc:
             raise ValidationError(f"bad arguments for {op}: {excerpt(str(exc))}", field="body") from None
+        return await method(**args)
 
     # --- helpers -----------------------------------------------------------------------------------
     def _symbol(self, symbol: str | None, *, portfolio: bool = False) -> str | None:
